@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: embedserve.vllm contributors
+# Apache License 2.0 (see LICENSE)
+"""How a vLLM container runs rootless: environment, volumes and security context.
+
+OpenShift's restricted-v2 SCC (and Pod Security "restricted") start the
+container as a random UID with no passwd entry, with a read-only root
+filesystem here. Everything vLLM, Hugging Face, torch and Triton write must
+therefore point at mounted writable volumes, and ``USER`` must be set because
+torch calls ``getpass.getuser()`` at import, which fails for an unknown UID.
+Raw Deployments and KServe ServingRuntimes share this one definition.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+SCRATCH_DIR = "/scratch"
+TMP_DIR = "/tmp"
+SHM_DIR = "/dev/shm"
+CACHE_DIR = "/models"
+
+# vLLM's own variables are VLLM_CACHE_ROOT and VLLM_CONFIG_ROOT; the often
+# copied VLLM_CACHE_DIR is read by nothing.
+_SCRATCH_ENV = (
+    ("HOME", SCRATCH_DIR),
+    ("USER", "vllm"),
+    ("XDG_CACHE_HOME", SCRATCH_DIR + "/.cache"),
+    ("XDG_CONFIG_HOME", SCRATCH_DIR + "/.config"),
+    ("VLLM_CACHE_ROOT", SCRATCH_DIR + "/.cache/vllm"),
+    ("VLLM_CONFIG_ROOT", SCRATCH_DIR + "/.config/vllm"),
+    ("TRITON_CACHE_DIR", SCRATCH_DIR + "/.cache/triton"),
+    ("TORCHINDUCTOR_CACHE_DIR", SCRATCH_DIR + "/.cache/torchinductor"),
+    ("NUMBA_CACHE_DIR", SCRATCH_DIR + "/.cache/numba"),
+    ("OUTLINES_CACHE_DIR", SCRATCH_DIR + "/.cache/outlines"),
+    ("FLASHINFER_WORKSPACE_BASE", SCRATCH_DIR),
+    ("TMPDIR", TMP_DIR),
+    ("VLLM_NO_USAGE_STATS", "1"),
+    ("DO_NOT_TRACK", "1"),
+)
+
+# Directories the container must be able to write; everything else may be
+# read-only. Tests run real vLLM with exactly these writable.
+WRITABLE_DIRS = (SCRATCH_DIR, TMP_DIR, SHM_DIR)
+
+
+def rootless_env(hf_home=None, offline=False):
+    """Environment (ordered list of {name, value}) for a rootless vLLM container.
+
+    hf_home: where the Hugging Face cache lives (on the shared cache claim for
+    raw Deployments); defaults to scratch space. offline: set HF_HUB_OFFLINE
+    so a pre-populated cache is used without contacting the Hub.
+    """
+    env = [{"name": name, "value": value} for name, value in _SCRATCH_ENV]
+    env.append({"name": "HF_HOME", "value": hf_home or SCRATCH_DIR + "/.cache/huggingface"})
+    if offline:
+        env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
+    return env
+
+
+def merge_env(base, extra):
+    """base (list of {name, value}) with extra (dict) added or overriding, order kept."""
+    merged = [dict(item) for item in base]
+    index = dict((item["name"], i) for i, item in enumerate(merged))
+    for name, value in (extra or {}).items():
+        item = {"name": str(name), "value": str(value)}
+        if item["name"] in index:
+            merged[index[item["name"]]] = item
+        else:
+            index[item["name"]] = len(merged)
+            merged.append(item)
+    return merged
+
+
+def scratch_volumes(shm_size="2Gi", scratch_size="10Gi"):
+    """emptyDir volumes and their mounts for scratch, /tmp and /dev/shm."""
+    volumes = [
+        {"name": "scratch", "emptyDir": {"sizeLimit": scratch_size}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        # torch and NCCL use shared memory; the container runtime's default 64 MiB is too small.
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": shm_size}},
+    ]
+    mounts = [
+        {"name": "scratch", "mountPath": SCRATCH_DIR},
+        {"name": "tmp", "mountPath": TMP_DIR},
+        {"name": "shm", "mountPath": SHM_DIR},
+    ]
+    return volumes, mounts
+
+
+def pod_security_context():
+    """Pod-level context that passes Pod Security restricted; no fixed UID (OpenShift assigns one)."""
+    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context():
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }

