@@ -39,7 +39,7 @@ MANAGED_FLAGS = frozenset((
     "--model", "--served-model-name", "--runner", "--convert", "--max-model-len", "--gpu-memory-utilization",
     "--dtype", "--hf-overrides", "--trust-remote-code", "--disable-sliding-window", "--max-num-batched-tokens",
     "--max-num-seqs", "--pooler-config", "--override-pooler-config", "--enforce-eager", "--chat-template",
-    "--port", "--host",
+    "--port", "--host", "--revision",
 ))
 
 
@@ -72,6 +72,10 @@ def build_vllm_command(facts, options=None, vllm_version=None):
     else:
         command, args = list(SERVE_COMMAND), [model_path]
 
+    if model_path == facts["model"] and facts["source"] == "hub" and (facts.get("commit") or facts.get("revision")):
+        # Serve exactly the revision whose files were analysed, not whatever
+        # the branch points at when the pod starts.
+        args += ["--revision", facts.get("commit") or facts["revision"]]
     args += ["--served-model-name", options.get("served_model_name") or default_served_name(facts)]
     args += ["--runner", "pooling"]
     if facts.get("convert"):

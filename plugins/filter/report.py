@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright: embedserve.vllm contributors
+# Apache License 2.0 (see LICENSE)
+"""Filters that lay out run summaries as text tables."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.embedserve.vllm.plugins.module_utils.report import text_table
+
+DEPLOYMENT_COLUMNS = [("name", "MODEL"), ("model", "SOURCE"), ("mode", "MODE"), ("task", "TASK"),
+                      ("max_model_len", "MAX_LEN"), ("gpu_fraction", "GPU_UTIL"), ("placement", "PLACEMENT"),
+                      ("url", "URL")]
+
+
+def summary_table(rows, columns=None):
+    """Lines of a text table of rows (dicts); columns: list of [key, heading] (default: deployment summary)."""
+    if not isinstance(rows, list):
+        raise AnsibleFilterError("summary_table expects a list of rows, got %s" % type(rows).__name__)
+    return text_table(rows, [tuple(column) for column in columns] if columns else DEPLOYMENT_COLUMNS)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"summary_table": summary_table}

@@ -1,0 +1,431 @@
+# -*- coding: utf-8 -*-
+# Copyright: embedserve.vllm contributors
+# Apache License 2.0 (see LICENSE)
+"""The inventory's model catalogue, resolved once into the structure every role reads.
+
+Each catalogue entry is checked (names, types, unknown keys, image pins),
+its Hugging Face files are read once per distinct model, the GPU plan places
+all GPU models together, and the exact vLLM command is built for the pod.
+Roles only lay the result out in manifests, so a fact lives in one place.
+Survey answers arrive as strings (AWX), so numbers and booleans are cast here.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.embedserve.vllm.plugins.module_utils import gpu_sizing, pod_runtime, vllm_cli
+from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import dns1123_label_problem
+from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions import (
+    DEFAULT_VLLM_VERSION,
+    parse_vllm_version,
+)
+
+MODES = ("raw", "kserve")
+MODEL_SOURCES = ("hub", "prepared")
+RAW_PORT = 8000
+KSERVE_PORT = 8080
+KSERVE_MODEL_PATH = "/mnt/models"
+KSERVE_SERVED_NAME = "{{.Name}}"
+# KServe derives "<name>-predictor" objects; keep them within 63 characters.
+NAME_MAX = 47
+DEFAULT_STARTUP_TIMEOUT = 1800
+PROBE_PERIOD_SECONDS = 10
+GIB = 1024 ** 3
+
+# Every key a catalogue entry may carry, with its type. Unknown keys are
+# errors: a misspelt `max_modle_len` must not be silently ignored.
+MODEL_KEYS = {
+    "name": str, "model": str, "revision": str, "mode": str, "max_model_len": int, "replicas": int,
+    "served_model_name": str, "display_name": str, "dtype": str, "hf_overrides": dict, "extra_args": list,
+    "env": dict, "max_num_batched_tokens": int, "max_num_seqs": int, "enforce_eager": bool, "gpu": bool,
+    "image": str, "resources": dict, "node_selector": dict, "tolerations": list, "affinity": dict,
+    "route": dict, "network_policy": bool, "api_key": bool, "labels": dict, "startup_timeout": int,
+    "storage": dict, "disable_sliding_window": bool,
+}
+ROUTE_KEYS = {"enabled": bool, "host": str, "path": str, "timeout": str}
+STORAGE_KEYS = {"type": str, "connection": str, "path": str}
+STORAGE_TYPES = ("pvc", "s3")
+REQUIRED_KEYS = ("name", "model")
+
+
+class CatalogueError(ValueError):
+    """The catalogue cannot be deployed as written; the message says which entry and how to fix it."""
+
+
+def _cast(value, kind):
+    """Cast survey-style strings ("2", "true") to kind; raise ValueError when impossible."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        return boolean(value, strict=True)
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        raise ValueError("not an integer")
+    if kind is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ValueError("not a string")
+    if not isinstance(value, kind):
+        raise ValueError("not a %s" % ("mapping" if kind is dict else kind.__name__))
+    return value
+
+
+def _typed(entry, keys, where, problems):
+    """entry with every known key cast to its type; problems collects what is wrong."""
+    typed = {}
+    for key, value in entry.items():
+        if key not in keys:
+            problems.append("%s: unknown key '%s' (known: %s)" % (where, key, ", ".join(sorted(keys))))
+            continue
+        if value is None:
+            continue
+        try:
+            typed[key] = _cast(value, keys[key])
+        except (TypeError, ValueError):
+            problems.append("%s: %s %r is not %s" % (where, key, value, _describe(keys[key])))
+    return typed
+
+
+def _describe(kind):
+    return {bool: "a boolean", int: "an integer", str: "a string", dict: "a mapping", list: "a list"}[kind]
+
+
+def _where(index, entry):
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return "embedserve_models[%d]%s" % (index, " (%s)" % name if name else "")
+
+
+def check_image(image, vllm_version, where):
+    """Return a problem when the image is unpinned or its tag contradicts vllm_version."""
+    if not image:
+        return "%s: no image: set embedserve_image to a vLLM image pinned by tag or digest" % where
+    if "@sha256:" in image:
+        return None
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return "%s: image %s has no tag: pin it (for example vllm/vllm-openai:v%s) or use a digest" % (
+            where, image, vllm_version)
+    if tag == "latest":
+        return ("%s: image %s uses the moving 'latest' tag; the vLLM arguments are built for %s, so pin the "
+                "image to that release (for example :v%s) or to a digest" % (where, image, vllm_version, vllm_version))
+    try:
+        tagged = parse_vllm_version(tag)
+    except ValueError:
+        return None
+    if tagged.release[:2] != parse_vllm_version(vllm_version).release[:2]:
+        return ("%s: image %s is vLLM %s but the arguments are built for vLLM %s: set embedserve_vllm_version "
+                "to %s or use the matching image" % (where, image, tagged.text, vllm_version, tagged.text))
+    return None
+
+
+def validate_entries(models, defaults, settings):
+    """Typed, defaulted entries; raises CatalogueError listing every problem at once."""
+    problems = []
+    if not isinstance(models, list) or not models:
+        raise CatalogueError("embedserve_models must be a non-empty list of models (name, model, mode, ...)")
+    entries, seen = [], {}
+    for index, raw in enumerate(models):
+        where = _where(index, raw)
+        if not isinstance(raw, dict):
+            problems.append("%s: each model must be a mapping with at least name and model" % where)
+            continue
+        merged = dict(defaults or {})
+        merged.update(raw)
+        entry = _typed(merged, MODEL_KEYS, where, problems)
+        for key in REQUIRED_KEYS:
+            if not entry.get(key):
+                problems.append("%s: '%s' is required" % (where, key))
+        name = entry.get("name")
+        if name:
+            problem = dns1123_label_problem(name)
+            if problem is None and not name[0].isalpha():
+                problem = "must start with a letter (it names a Service)"
+            if problem is None and len(name) > NAME_MAX:
+                problem = "must be at most %d characters so derived names fit in 63" % NAME_MAX
+            if problem:
+                problems.append("%s: name '%s' %s" % (where, name, problem))
+            if name in seen:
+                problems.append("%s: name '%s' is already used by embedserve_models[%d]; names must be unique"
+                                % (where, name, seen[name]))
+            seen.setdefault(name, index)
+        entry.setdefault("mode", settings["default_mode"])
+        if entry["mode"] not in MODES:
+            problems.append("%s: mode '%s' must be one of %s" % (where, entry["mode"], ", ".join(MODES)))
+        entry.setdefault("replicas", 1)
+        if entry["replicas"] < 0:
+            problems.append("%s: replicas must be 0 or more" % where)
+        entry["route"] = _typed(entry.get("route", {}), ROUTE_KEYS, where + ".route", problems)
+        entry["storage"] = _typed(entry.get("storage", {}), STORAGE_KEYS, where + ".storage", problems)
+        storage_type = entry["storage"].get("type")
+        if storage_type and storage_type not in STORAGE_TYPES:
+            problems.append("%s: storage.type '%s' must be one of %s" % (where, storage_type, ", ".join(STORAGE_TYPES)))
+        if storage_type == "s3" and not entry["storage"].get("connection"):
+            problems.append("%s: storage.type s3 needs storage.connection, the data connection Secret" % where)
+        image = entry.get("image") or settings["image"]
+        problem = check_image(image, settings["vllm_version"], where)
+        if problem:
+            problems.append(problem)
+        entry["image"] = image
+        entries.append(entry)
+    if problems:
+        raise CatalogueError("the model catalogue has %d problem(s), nothing was deployed:\n- %s"
+                             % (len(problems), "\n- ".join(problems)))
+    return entries
+
+
+def resolve_catalogue(models, settings, resolver, defaults=None):
+    """The normalised catalogue: {catalogue: [entry...], plan: {...}, summary: [row...]}.
+
+    settings: vllm_version, image, default_mode, namespace, gpus (gpu_plan
+    input plus node_selector/tolerations), model_source (hub|prepared),
+    cache_pvc_name, hf_token_secret (name or ''), platform.
+    resolver(model, revision, max_model_len, hf_overrides, disable_sliding_window) -> facts.
+    """
+    settings = dict(settings)
+    settings.setdefault("vllm_version", DEFAULT_VLLM_VERSION)
+    settings["vllm_version"] = parse_vllm_version(settings["vllm_version"]).text
+    entries = validate_entries(models, defaults, settings)
+
+    facts_by_key, problems = {}, []
+    for entry in entries:
+        key = (entry["model"], entry.get("revision"), entry.get("max_model_len"),
+               repr(sorted((entry.get("hf_overrides") or {}).items())), entry.get("disable_sliding_window", False))
+        if key not in facts_by_key:
+            try:
+                facts_by_key[key] = resolver(entry["model"], entry.get("revision"), entry.get("max_model_len"),
+                                             entry.get("hf_overrides"), entry.get("disable_sliding_window", False))
+            except ValueError as exc:
+                facts_by_key[key] = exc
+        result = facts_by_key[key]
+        if isinstance(result, Exception):
+            problems.append("%s (%s): %s" % (entry["name"], entry["model"], result))
+        else:
+            entry["facts"] = result
+    if problems:
+        raise CatalogueError("could not resolve %d model(s), nothing was deployed:\n- %s"
+                             % (len(problems), "\n- ".join(problems)))
+
+    plan = _plan(entries, settings)
+    catalogue = []
+    for entry in entries:
+        try:
+            catalogue.append(_normalised(entry, plan, settings))
+        except (vllm_cli.VllmCliError, gpu_sizing.GpuSizingError) as exc:
+            problems.append("%s: %s" % (entry["name"], exc))
+    if problems:
+        raise CatalogueError("the vLLM arguments could not be built, nothing was deployed:\n- %s"
+                             % "\n- ".join(problems))
+    return {"catalogue": catalogue, "plan": plan, "summary": [_summary_row(e, settings) for e in catalogue]}
+
+
+def _plan(entries, settings):
+    gpu_entries = [e for e in entries if e.get("gpu", True) and e["replicas"] > 0]
+    if not gpu_entries:
+        return {"models": {}, "gpus": []}
+    if not settings.get("gpus"):
+        raise CatalogueError(
+            "%s need a GPU but no GPUs are described: set embedserve_gpus (count, memory_mib, sharing) or give "
+            "those models gpu: false" % ", ".join(e["name"] for e in gpu_entries))
+    gpus = dict(settings["gpus"])
+    for extra in ("node_selector", "tolerations", "product"):
+        gpus.pop(extra, None)
+    models = []
+    for entry in gpu_entries:
+        facts = dict(entry["facts"], name=entry["name"])
+        if entry.get("max_num_batched_tokens"):
+            facts["max_num_batched_tokens"] = entry["max_num_batched_tokens"]
+        # every replica of a model takes its own share of a GPU
+        for replica in range(entry["replicas"]):
+            models.append(dict(facts, name=_replica_name(entry["name"], replica)))
+    try:
+        return gpu_sizing.gpu_plan(models, gpus)
+    except gpu_sizing.GpuSizingError as exc:
+        raise CatalogueError("the catalogue does not fit the GPUs, nothing was deployed: %s" % exc) from exc
+
+
+def _replica_name(name, replica):
+    return name if replica == 0 else "%s#%d" % (name, replica + 1)
+
+
+def _normalised(entry, plan, settings):
+    facts = entry["facts"]
+    name, mode = entry["name"], entry["mode"]
+    gpu_share = plan["models"].get(name)
+    gpu = {"enabled": gpu_share is not None}
+    if gpu_share:
+        gpu.update(gpu_share)
+    options = {
+        "dtype": entry.get("dtype"),
+        "max_num_batched_tokens": entry.get("max_num_batched_tokens"),
+        "max_num_seqs": entry.get("max_num_seqs"),
+        "enforce_eager": entry.get("enforce_eager", False),
+        "extra_args": entry.get("extra_args") or [],
+        "gpu_memory_utilization": gpu.get("fraction"),
+    }
+    prepared = settings.get("model_source") == "prepared"
+    if mode == "raw":
+        options.update(served_model_name=entry.get("served_model_name") or name, port=RAW_PORT,
+                       model_path="%s/%s" % (pod_runtime.CACHE_DIR, name) if prepared else None,
+                       offline=prepared)
+    else:
+        options.update(served_model_name=KSERVE_SERVED_NAME, port=KSERVE_PORT, model_path=KSERVE_MODEL_PATH,
+                       offline=True)
+    options = dict((k, v) for k, v in options.items() if v is not None)
+    command = vllm_cli.build_vllm_command(facts, options, settings["vllm_version"])
+
+    resources = _resources(entry, facts, gpu)
+    startup_timeout = entry.get("startup_timeout") or DEFAULT_STARTUP_TIMEOUT
+    normalised = {
+        "name": name,
+        "mode": mode,
+        "model": entry["model"],
+        "revision": facts.get("commit") or entry.get("revision") or "main",
+        "served_model_name": entry.get("served_model_name") or name,
+        "display_name": entry.get("display_name") or name,
+        "replicas": entry["replicas"],
+        "image": entry["image"],
+        "vllm_version": settings["vllm_version"],
+        "facts": facts,
+        "gpu": gpu,
+        "resources": resources,
+        "scheduling": _scheduling(entry, gpu, settings),
+        "probes": {"startup_timeout": startup_timeout,
+                   "startup_failure_threshold": int(math.ceil(startup_timeout / float(PROBE_PERIOD_SECONDS)))},
+        "wait_timeout": startup_timeout + 120,
+        "route": {"enabled": entry["route"].get("enabled", True), "host": entry["route"].get("host", ""),
+                  "path": entry["route"].get("path", ""), "timeout": entry["route"].get("timeout", "")},
+        "network_policy": {"enabled": entry.get("network_policy", False),
+                           "allowed_namespaces": list(settings.get("network_policy_namespaces") or [])},
+        "api_key": {"enabled": entry.get("api_key", False), "secret_name": "%s-api-key" % name},
+        "labels": dict((str(k), str(v)) for k, v in (entry.get("labels") or {}).items()),
+    }
+    if mode == "raw":
+        normalised["container"] = _raw_container(entry, command, settings, normalised)
+        normalised["pod"] = _raw_pod(settings, prepared)
+    else:
+        normalised["kserve"] = _kserve(entry, command, settings)
+    return normalised
+
+
+def _raw_container(entry, command, settings, normalised):
+    prepared = settings.get("model_source") == "prepared"
+    env = pod_runtime.rootless_env(hf_home=pod_runtime.CACHE_DIR + "/huggingface", offline=prepared)
+    env = pod_runtime.merge_env(env, command["env"])
+    env = pod_runtime.merge_env(env, entry.get("env"))
+    if settings.get("hf_token_secret") and not prepared:
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": settings["hf_token_secret"], "key": "HF_TOKEN", "optional": True}}})
+    if normalised["api_key"]["enabled"]:
+        env.append({"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {
+            "name": normalised["api_key"]["secret_name"], "key": "VLLM_API_KEY"}}})
+    return {"command": command["command"], "args": command["args"], "env": env, "port": RAW_PORT}
+
+
+def _raw_pod(settings, prepared):
+    volumes, mounts = pod_runtime.scratch_volumes()
+    volumes.append({"name": "model-cache", "persistentVolumeClaim": {
+        "claimName": settings["cache_pvc_name"], "readOnly": prepared}})
+    mounts.append({"name": "model-cache", "mountPath": pod_runtime.CACHE_DIR, "readOnly": prepared})
+    return {"volumes": volumes, "volume_mounts": mounts,
+            "security_context": pod_runtime.pod_security_context(),
+            "container_security_context": pod_runtime.container_security_context()}
+
+
+RUNTIME_FLAGS = frozenset(("--model", "--served-model-name", "--runner", "--port"))
+
+
+def split_runtime_args(args):
+    """(runtime args, per-model args): KServe concatenates ServingRuntime args and InferenceService args."""
+    runtime, model, index = [], [], 0
+    while index < len(args):
+        flag = args[index]
+        takes_value = index + 1 < len(args) and not args[index + 1].startswith("--")
+        group = args[index:index + 2] if takes_value else [flag]
+        (runtime if flag in RUNTIME_FLAGS else model).extend(group)
+        index += len(group)
+    return runtime, model
+
+
+def _kserve(entry, command, settings):
+    runtime_args, model_args = split_runtime_args(command["args"])
+    storage = entry["storage"]
+    storage_type = storage.get("type") or settings.get("kserve_storage", "pvc")
+    path = storage.get("path") or entry["name"]
+    if storage_type == "pvc":
+        storage_spec = {"storageUri": "pvc://%s/%s" % (settings["cache_pvc_name"], path.strip("/"))}
+    else:
+        storage_spec = {"storage": {"key": storage["connection"], "path": path}}
+    task = entry["facts"]["task"]
+    return {
+        "runtime": settings.get("kserve_runtime_names", {}).get(task) or
+        ("vllm-embedding-runtime" if task == "embed" else "vllm-reranker-runtime"),
+        "command": command["command"],
+        "runtime_args": runtime_args,
+        "model_args": model_args,
+        "env": command["env"],
+        "storage": storage_spec,
+        "storage_type": storage_type,
+        "port": KSERVE_PORT,
+    }
+
+
+def _resources(entry, facts, gpu):
+    """CPU and memory sized from the model; the GPU request from the plan."""
+    weights_gib = facts["num_parameters"] * 4 / float(GIB)
+    # The server process (Python, torch, CUDA libraries) takes about 3 GiB
+    # before the model; loading reads the checkpoint through host memory.
+    memory_gib = int(math.ceil(3 + 1.5 * weights_gib))
+    cpu = 1 if facts["num_parameters"] < 1e9 else 2
+    requests = {"cpu": str(cpu), "memory": "%dGi" % memory_gib}
+    limits = {"cpu": str(cpu * 4), "memory": "%dGi" % (memory_gib + 2)}
+    override = entry.get("resources") or {}
+    requests.update(override.get("requests") or {})
+    limits.update(override.get("limits") or {})
+    if gpu["enabled"]:
+        requests[gpu["resource"]] = str(gpu["resource_count"])
+        limits[gpu["resource"]] = str(gpu["resource_count"])
+    return {"requests": requests, "limits": limits}
+
+
+def _scheduling(entry, gpu, settings):
+    node_selector, tolerations = {}, []
+    if gpu["enabled"]:
+        node_selector.update(settings["gpus"].get("node_selector") or {})
+        tolerations.extend(settings["gpus"].get("tolerations", None) or [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+    node_selector.update(entry.get("node_selector") or {})
+    tolerations.extend(entry.get("tolerations") or [])
+    return {"node_selector": node_selector, "tolerations": tolerations, "affinity": entry.get("affinity") or {}}
+
+
+def _summary_row(entry, settings):
+    gpu = entry["gpu"]
+    if entry["mode"] == "raw":
+        if entry["route"]["enabled"] and settings.get("platform", "openshift") == "openshift":
+            url = "https://%s" % entry["route"]["host"] if entry["route"]["host"] else "route/%s" % entry["name"]
+        else:
+            url = "http://%s.%s.svc:%d" % (entry["name"], settings["namespace"], RAW_PORT)
+    else:
+        url = "http://%s-predictor.%s.svc" % (entry["name"], settings["namespace"])
+    return {
+        "name": entry["name"],
+        "model": entry["model"],
+        "mode": entry["mode"],
+        "task": entry["facts"]["task"],
+        "max_model_len": entry["facts"]["max_model_len"],
+        "gpu_fraction": gpu.get("fraction"),
+        "placement": gpu.get("placement", "no GPU"),
+        "url": url,
+    }

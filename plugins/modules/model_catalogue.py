@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# Copyright: embedserve.vllm contributors
+# Apache License 2.0 (see LICENSE)
+
+DOCUMENTATION = r"""
+module: model_catalogue
+short_description: Resolve a catalogue of vLLM pooling models into one deployable structure
+version_added: "1.0.0"
+description:
+  - Checks every catalogue entry before anything is deployed (unique DNS-1035 names, known keys and types,
+    image pinned by tag or digest and matching O(vllm_version)) and reports all problems at once.
+  - Reads each distinct model once, exactly as M(embedserve.vllm.hf_model_config) does, places all GPU models
+    with the C(gpu_plan) logic, and builds the vLLM command, environment, resources, probes and scheduling of
+    every model for its deployment mode.
+  - Returns the normalised catalogue that the collection's roles read, the GPU plan and a summary table.
+  - Numbers and booleans given as strings (AWX survey answers) are cast.
+author:
+  - embedserve maintainers (@embedserve)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+requirements:
+  - huggingface_hub (only for models read from the Hugging Face Hub)
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  models:
+    description:
+      - The catalogue. Each entry needs C(name) (a DNS-1035 label of at most 47 characters) and C(model) (a
+        Hugging Face repository id or a local directory).
+      - Optional keys are C(revision), C(mode) (C(raw) or C(kserve)), C(max_model_len), C(replicas),
+        C(served_model_name), C(display_name), C(dtype), C(hf_overrides), C(extra_args), C(env),
+        C(max_num_batched_tokens), C(max_num_seqs), C(enforce_eager), C(gpu), C(image), C(resources)
+        (C(requests)/C(limits)), C(node_selector), C(tolerations), C(affinity), C(route)
+        (C(enabled), C(host), C(path), C(timeout)), C(network_policy), C(api_key), C(labels),
+        C(startup_timeout) (seconds), C(storage) (C(type) C(pvc) or C(s3), C(connection), C(path)) and
+        C(disable_sliding_window). Unknown keys are errors.
+    type: list
+    elements: dict
+    required: true
+  defaults:
+    description: Keys applied to every entry unless the entry sets them.
+    type: dict
+    default: {}
+  vllm_version:
+    description: vLLM release the images run, from 0.10.1 to 0.33.x; arguments are built for it.
+    type: str
+    default: "0.32.0"
+  image:
+    description: vLLM image for entries without their own C(image), pinned by tag or digest (never C(latest)).
+    type: str
+    default: docker.io/vllm/vllm-openai:v0.32.0
+  default_mode:
+    description: Deployment mode of entries without C(mode).
+    type: str
+    choices: [raw, kserve]
+    default: raw
+  namespace:
+    description: Namespace the models are deployed to (used for in-cluster URLs).
+    type: str
+    required: true
+  gpus:
+    description:
+      - The GPUs the models share, as the C(embedserve.vllm.gpu_plan) filter takes them (C(count), C(memory_mib),
+        C(sharing), C(resource), C(mig_profile), C(mig_memory_mib), C(margin), C(headroom)), plus
+        C(node_selector) and C(tolerations) for GPU pods.
+      - Required when any model uses a GPU (the default).
+    type: dict
+    default: {}
+  model_source:
+    description:
+      - C(hub) lets raw-mode pods download from Hugging Face into the cache claim on first start.
+      - C(prepared) serves the plain folders that the model preparation role put at C(/models/<name>) on the
+        cache claim, offline.
+    type: str
+    choices: [hub, prepared]
+    default: hub
+  cache_pvc_name:
+    description: Name of the shared model-cache claim.
+    type: str
+    default: vllm-model-cache
+  hf_token_secret:
+    description: Secret with a C(HF_TOKEN) key that raw-mode pods read for gated models; empty for none.
+    type: str
+    default: ""
+  platform:
+    description: C(openshift) exposes raw-mode models with Routes; C(kubernetes) with in-cluster Services only.
+    type: str
+    choices: [openshift, kubernetes]
+    default: openshift
+  network_policy_namespaces:
+    description: Namespaces allowed to reach models that enable C(network_policy) (router, monitoring, ...).
+    type: list
+    elements: str
+    default: []
+  kserve_storage:
+    description: Storage of kserve-mode models without C(storage.type).
+    type: str
+    choices: [pvc, s3]
+    default: pvc
+  token:
+    description: Hugging Face token used to read configuration files of private or gated models.
+    type: str
+  cache_dir:
+    description: Hugging Face hub cache directory for reading configuration files.
+    type: path
+  offline:
+    description: Read Hub models from the cache only.
+    type: bool
+    default: false
+seealso:
+  - module: embedserve.vllm.hf_model_config
+"""
+
+EXAMPLES = r"""
+- name: Resolve the catalogue once
+  embedserve.vllm.model_catalogue:
+    namespace: vllm-embeddings
+    vllm_version: "0.32.0"
+    image: docker.io/vllm/vllm-openai:v0.32.0
+    gpus:
+      count: 1
+      memory_mib: 23028
+      sharing: time-slicing
+    models:
+      - name: minilm
+        model: sentence-transformers/all-MiniLM-L6-v2
+      - name: msmarco
+        model: cross-encoder/ms-marco-MiniLM-L12-v2
+        mode: kserve
+  register: resolved
+
+- name: Show where each model goes
+  ansible.builtin.debug:
+    msg: "{{ resolved.summary }}"
+"""
+
+RETURN = r"""
+catalogue:
+  description:
+    - One normalised entry per model, in catalogue order. Keys include C(name), C(mode), C(model),
+      C(revision), C(served_model_name), C(replicas), C(image), C(vllm_version), C(facts) (the
+      M(embedserve.vllm.hf_model_config) result), C(gpu) (plan entry), C(resources), C(scheduling), C(probes),
+      C(wait_timeout), C(route), C(network_policy), C(api_key), C(labels), and C(container) and C(pod) for raw
+      mode or C(kserve) for kserve mode.
+  returned: success
+  type: list
+  elements: dict
+plan:
+  description: The GPU plan (per model and per GPU), as the C(embedserve.vllm.gpu_plan) filter returns it.
+  returned: success
+  type: dict
+summary:
+  description: One row per model with name, model, mode, task, max_model_len, gpu_fraction, placement and url.
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import CatalogueError, resolve_catalogue
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
+    import_huggingface_hub,
+    looks_like_local_path,
+)
+from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions import DEFAULT_VLLM_VERSION
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "models": {"type": "list", "elements": "dict", "required": True},
+            "defaults": {"type": "dict", "default": {}},
+            "vllm_version": {"type": "str", "default": DEFAULT_VLLM_VERSION},
+            "image": {"type": "str", "default": "docker.io/vllm/vllm-openai:v0.32.0"},
+            "default_mode": {"type": "str", "choices": ["raw", "kserve"], "default": "raw"},
+            "namespace": {"type": "str", "required": True},
+            "gpus": {"type": "dict", "default": {}},
+            "model_source": {"type": "str", "choices": ["hub", "prepared"], "default": "hub"},
+            "cache_pvc_name": {"type": "str", "default": "vllm-model-cache"},
+            "hf_token_secret": {"type": "str", "default": ""},
+            "platform": {"type": "str", "choices": ["openshift", "kubernetes"], "default": "openshift"},
+            "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},
+            "kserve_storage": {"type": "str", "choices": ["pvc", "s3"], "default": "pvc"},
+            "token": {"type": "str", "no_log": True},
+            "cache_dir": {"type": "path"},
+            "offline": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    remote = [m.get("model") for m in params["models"]
+              if isinstance(m, dict) and isinstance(m.get("model"), str) and not looks_like_local_path(m["model"])]
+    if remote and import_huggingface_hub()[1] is not None:
+        module.fail_json(msg=missing_required_lib("huggingface_hub"), exception=str(import_huggingface_hub()[1]))
+
+    def resolver(model, revision, max_model_len, hf_overrides, disable_sliding_window):
+        return resolve_model(model, revision=revision, token=params["token"], cache_dir=params["cache_dir"],
+                             offline=params["offline"], vllm_version=params["vllm_version"],
+                             max_model_len=max_model_len, hf_overrides=hf_overrides,
+                             disable_sliding_window=disable_sliding_window)
+
+    settings = dict((key, params[key]) for key in (
+        "vllm_version", "image", "default_mode", "namespace", "gpus", "model_source", "cache_pvc_name",
+        "hf_token_secret", "platform", "network_policy_namespaces", "kserve_storage"))
+    try:
+        result = resolve_catalogue(params["models"], settings, resolver, defaults=params["defaults"])
+    except CatalogueError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
