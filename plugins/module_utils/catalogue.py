@@ -113,7 +113,7 @@ def check_image(image, vllm_version, where):
         return "%s: no image: set embedserve_image to a vLLM image pinned by tag or digest" % where
     if "@sha256:" in image:
         return None
-    name, _, tag = image.rpartition(":")
+    name, _sep, tag = image.rpartition(":")
     if not name or "/" in tag:
         return "%s: image %s has no tag: pin it (for example vllm/vllm-openai:v%s) or use a digest" % (
             where, image, vllm_version)

@@ -28,9 +28,9 @@ def _container_states(pod):
         for state, detail in (status.get("state") or {}).items():
             reason = (detail or {}).get("reason") or state
             message = (detail or {}).get("message")
-            states.append("%s %s%s (restarts %d)" % (status.get("name"), reason,
-                                                    ": %s" % message if message else "",
-                                                    status.get("restartCount", 0)))
+            detail_text = ": %s" % message if message else ""
+            states.append("%s %s%s (restarts %d)"
+                          % (status.get("name"), reason, detail_text, status.get("restartCount", 0)))
     return states
 
 
@@ -48,8 +48,9 @@ def rollout_diagnosis(pods, events, log_results=None):
     for pod in unready:
         name = pod["metadata"]["name"]
         status = pod.get("status") or {}
+        states = _container_states(pod)
         lines.append("pod %s: phase %s%s" % (name, status.get("phase", "unknown"),
-                                            ", " + "; ".join(_container_states(pod)) if _container_states(pod) else ""))
+                                             ", " + "; ".join(states) if states else ""))
         for condition in status.get("conditions") or []:
             if condition.get("status") != "True" and condition.get("message"):
                 lines.append("  %s: %s" % (condition.get("type"), condition["message"]))

@@ -184,7 +184,7 @@ def main():
             "gpus": {"type": "dict", "default": {}},
             "model_source": {"type": "str", "choices": ["hub", "prepared"], "default": "hub"},
             "cache_pvc_name": {"type": "str", "default": "vllm-model-cache"},
-            "hf_token_secret": {"type": "str", "default": ""},
+            "hf_token_secret": {"type": "str", "default": "", "no_log": False},
             "platform": {"type": "str", "choices": ["openshift", "kubernetes"], "default": "openshift"},
             "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},
             "kserve_storage": {"type": "str", "choices": ["pvc", "s3"], "default": "pvc"},

@@ -57,7 +57,7 @@ class PlaybookRun:
     def failure_messages(self):
         """Messages of failed tasks, including failed loop items."""
         messages = []
-        for _, res in self.tasks():
+        for _name, res in self.tasks():
             if res.get("failed"):
                 messages.append(res.get("msg", ""))
                 messages += [item.get("msg", "") for item in res.get("results", []) if item.get("failed")]
