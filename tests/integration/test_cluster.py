@@ -34,7 +34,7 @@ def test_api_resources_include_kserve_route_and_template():
 
 def test_gpu_node_advertises_time_sliced_a10g():
     node = kubectl_json("get", "node", "gpu-node-a10g")
-    assert node["status"]["allocatable"]["nvidia.com/gpu"] == "4"
+    assert node["status"]["allocatable"]["nvidia.com/gpu"] == "16"
     assert node["metadata"]["labels"]["nvidia.com/gpu.memory"] == "23028"
     assert node["metadata"]["labels"]["nvidia.com/gpu.product"].startswith("NVIDIA-A10G")
 
