@@ -303,7 +303,8 @@ def _normalised(entry, plan, settings):
         "scheduling": _scheduling(entry, gpu, settings),
         "probes": {"startup_timeout": startup_timeout,
                    "startup_failure_threshold": int(math.ceil(startup_timeout / float(PROBE_PERIOD_SECONDS)))},
-        "wait_timeout": startup_timeout + 120,
+        # the probe window, plus as much again (at most 2 minutes) for scheduling and image pull
+        "wait_timeout": startup_timeout + min(startup_timeout, 120),
         "route": {"enabled": entry["route"].get("enabled", True), "host": entry["route"].get("host", ""),
                   "path": entry["route"].get("path", ""), "timeout": entry["route"].get("timeout", "")},
         "network_policy": {"enabled": entry.get("network_policy", False),

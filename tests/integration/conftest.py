@@ -63,6 +63,10 @@ class PlaybookRun:
                 messages += [item.get("msg", "") for item in res.get("results", []) if item.get("failed")]
         return messages
 
+    def results_of(self, task_name):
+        """Results of the tasks named task_name (with or without the 'role : ' prefix)."""
+        return [res for name, res in self.tasks() if name == task_name or name.endswith(" " + task_name)]
+
     def changed_tasks(self):
         return [name for name, res in self.tasks() if res.get("changed")]
 

@@ -1,0 +1,419 @@
+# -*- coding: utf-8 -*-
+# Copyright: embedserve.vllm contributors
+# Apache License 2.0 (see LICENSE)
+"""KServe ServingRuntimes for the catalogue's kserve-mode models, and the checks KServe makes when it binds an
+InferenceService to one.
+
+One definition serves two roles: kserve_runtime creates the ServingRuntimes in the models' namespace, and
+rhoai_template publishes the same objects inside OpenShift Templates for the OpenShift AI dashboard (which copies
+them into a project when a user deploys a model). The container (command, model-independent arguments, rootless
+environment, scratch volumes, security context) comes from the normalised catalogue entries, so a runtime, its
+Template and the vLLM command the catalogue built cannot drift apart.
+
+Binding follows KServe (pkg/apis/serving/v1beta1/predictor_model.go and the predictor reconciler): an explicit
+``spec.predictor.model.runtime`` is looked up as a ServingRuntime in the InferenceService's namespace first, then as
+a ClusterServingRuntime; a disabled or multi-model runtime is refused; the model format matches when the runtime
+declares the label ``name`` or ``name:version`` that the InferenceService asks for, compared exactly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.embedserve.vllm.plugins.module_utils import pod_runtime
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import KSERVE_PORT, RUNTIME_FLAGS
+
+CONTAINER_NAME = "kserve-container"
+METRICS_PATH = "/metrics"
+# What the runtimes declare unless configured. autoSelect false: an InferenceService reaches them only by naming
+# them, so they never capture other vLLM models that rely on auto-selection of the "vLLM" format.
+DEFAULT_MODEL_FORMATS = ({"name": "vLLM", "autoSelect": False},)
+DISPLAY_NAMES = {
+    "embed": "vLLM embeddings ServingRuntime for KServe (embedserve)",
+    "score": "vLLM reranker ServingRuntime for KServe (embedserve)",
+    "pooling": "vLLM pooling ServingRuntime for KServe (embedserve)",
+}
+OVERRIDE_KEYS = ("runtime", "model_format", "enable_auth")
+SCOPE = "global"
+
+
+class ServingRuntimeError(ValueError):
+    """The runtimes cannot be built as configured; the message names the models and what to change."""
+
+
+def template_name(runtime_name):
+    """Name of the OpenShift Template that publishes a runtime (what opendatahub.io/template-name points at)."""
+    return "%s-template" % runtime_name
+
+
+def joined_args(args):
+    """["--model", "/mnt/models", "--enforce-eager"] -> ["--model=/mnt/models", "--enforce-eager"]."""
+    joined, index = [], 0
+    while index < len(args):
+        flag = str(args[index])
+        if flag.startswith("--") and "=" not in flag and index + 1 < len(args) and \
+                not str(args[index + 1]).startswith("--"):
+            joined.append("%s=%s" % (flag, args[index + 1]))
+            index += 2
+        else:
+            joined.append(flag)
+            index += 1
+    return joined
+
+
+def _flag(arg):
+    return str(arg).split("=", 1)[0]
+
+
+def kserve_models(catalogue):
+    if not isinstance(catalogue, list):
+        raise ServingRuntimeError("the catalogue must be the list catalogue_resolved.catalogue, got %s"
+                                  % type(catalogue).__name__)
+    return [entry for entry in catalogue if isinstance(entry, dict) and entry.get("mode") == "kserve"]
+
+
+def runtime_groups(catalogue):
+    """The runtimes the kserve-mode models use, in catalogue order, each with the container every model agrees on.
+
+    Returns a list of {name, tasks, models, image, vllm_version, command, args, env, accelerators}.
+    """
+    groups, problems = {}, []
+    for entry in kserve_models(catalogue):
+        kserve = entry.get("kserve") or {}
+        name = kserve.get("runtime")
+        if not name:
+            problems.append("%s: the catalogue entry has no kserve.runtime" % entry.get("name"))
+            continue
+        container = {"image": entry["image"], "vllm_version": entry["vllm_version"],
+                     "command": list(kserve["command"]), "args": joined_args(kserve["runtime_args"]),
+                     "env": dict(kserve.get("env") or {})}
+        group = groups.get(name)
+        if group is None:
+            group = groups[name] = dict(container, name=name, tasks=[], models=[], accelerators=[])
+        else:
+            for key, value in container.items():
+                if group[key] != value:
+                    problems.append(
+                        "%s and %s share ServingRuntime %s but need different %s (%s / %s): one runtime has one "
+                        "container, so give them the same image and vLLM version or separate runtime names"
+                        % (group["models"][0], entry["name"], name, key.replace("_", " "),
+                           _show(group[key]), _show(value)))
+        task = entry["facts"]["task"]
+        if task not in group["tasks"]:
+            group["tasks"].append(task)
+        group["models"].append(entry["name"])
+        gpu = entry.get("gpu") or {}
+        if gpu.get("enabled") and gpu.get("resource") and gpu["resource"] not in group["accelerators"]:
+            group["accelerators"].append(gpu["resource"])
+    if problems:
+        raise ServingRuntimeError("the ServingRuntimes cannot be built, nothing was deployed:\n- %s"
+                                  % "\n- ".join(problems))
+    return list(groups.values())
+
+
+def _show(value):
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _task_key(tasks):
+    return tasks[0] if len(tasks) == 1 else "pooling"
+
+
+def model_formats(formats=None):
+    """The supportedModelFormats a runtime declares: formats (list of {name, version?, autoSelect?, priority?})."""
+    if not formats:
+        return [dict(f) for f in DEFAULT_MODEL_FORMATS]
+    if not isinstance(formats, list):
+        raise ServingRuntimeError("model_formats must be a list of {name, version, autoSelect, priority}")
+    declared = []
+    for item in formats:
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not item.get("name"):
+            raise ServingRuntimeError("every model format needs a name, got %r" % (item,))
+        unknown = sorted(set(item) - {"name", "version", "autoSelect", "priority"})
+        if unknown:
+            raise ServingRuntimeError("model format %s: unknown key(s) %s (known: name, version, autoSelect, "
+                                      "priority)" % (item["name"], ", ".join(unknown)))
+        fmt = {"name": str(item["name"])}
+        if item.get("version") not in (None, ""):
+            fmt["version"] = str(item["version"])
+        fmt["autoSelect"] = _bool(item.get("autoSelect", False), "autoSelect")
+        if item.get("priority") not in (None, ""):
+            fmt["priority"] = _int(item["priority"], "priority")
+        declared.append(fmt)
+    return declared
+
+
+def _bool(value, name):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0", ""):
+        return False
+    raise ServingRuntimeError("%s must be a boolean, got %r" % (name, value))
+
+
+def _int(value, name):
+    try:
+        if isinstance(value, bool):
+            raise ValueError()
+        return int(str(value).strip())
+    except ValueError as exc:
+        raise ServingRuntimeError("%s must be an integer, got %r" % (name, value)) from exc
+
+
+def _task_args(task_args, tasks):
+    args = []
+    for task in tasks:
+        extra = (task_args or {}).get(task) or []
+        if not isinstance(extra, list):
+            raise ServingRuntimeError("task_args.%s must be a list of vLLM arguments" % task)
+        for arg in joined_args([str(a) for a in extra]):
+            if _flag(arg) in RUNTIME_FLAGS or _flag(arg) == "--task":
+                raise ServingRuntimeError(
+                    "task_args.%s: %s is set by the runtime itself (%s are fixed; --task was removed in vLLM 0.13)"
+                    % (task, _flag(arg), ", ".join(sorted(RUNTIME_FLAGS))))
+            if arg not in args:
+                args.append(arg)
+    return args
+
+
+def serving_runtimes(catalogue, namespace=None, template=False, formats=None, display_names=None, task_args=None,
+                     labels=None):
+    """ServingRuntime objects, one per runtime the catalogue's kserve-mode models use.
+
+    namespace: where they are created (omitted when template is true). template: the object a Template carries;
+    the dashboard adds the instance annotations (template-name, template-display-name, serving-runtime-scope) when
+    it copies it into a project, so they are left out. formats: supportedModelFormats (default vLLM, no
+    auto-selection). display_names / task_args: per task (embed, score) display name and extra runtime arguments.
+    """
+    declared = model_formats(formats)
+    names = dict(DISPLAY_NAMES)
+    names.update(dict((str(k), str(v)) for k, v in (display_names or {}).items() if v))
+    objects = []
+    for group in runtime_groups(catalogue):
+        task = _task_key(group["tasks"])
+        display = names[task]
+        volumes, mounts = pod_runtime.scratch_volumes()
+        env = pod_runtime.merge_env(pod_runtime.rootless_env(offline=True), group["env"])
+        metadata = {"name": group["name"]}
+        if not template:
+            if not namespace:
+                raise ServingRuntimeError("a ServingRuntime outside a Template needs a namespace")
+            metadata["namespace"] = namespace
+        metadata.update({
+            "labels": {"opendatahub.io/dashboard": "true",
+                       "app.kubernetes.io/name": "vllm",
+                       "app.kubernetes.io/component": "%s-runtime" % task,
+                       "app.kubernetes.io/managed-by": "embedserve",
+                       "app.kubernetes.io/part-of": "embedserve"},
+            "annotations": {"openshift.io/display-name": display,
+                            "opendatahub.io/apiProtocol": "REST",
+                            "opendatahub.io/recommended-accelerators": json.dumps(group["accelerators"]),
+                            "opendatahub.io/runtime-version": "v%s" % group["vllm_version"]},
+        })
+        metadata["labels"].update(dict((str(k), str(v)) for k, v in (labels or {}).items()))
+        if not template:
+            metadata["annotations"].update({
+                "opendatahub.io/template-name": template_name(group["name"]),
+                "opendatahub.io/template-display-name": display,
+                "opendatahub.io/serving-runtime-scope": SCOPE,
+            })
+        container = {
+            "name": CONTAINER_NAME,
+            "image": group["image"],
+            "command": group["command"],
+            "args": group["args"] + _task_args(task_args, group["tasks"]),
+            "env": env,
+            # http1 is a port name both KServe raw Services and Knative accept.
+            "ports": [{"name": "http1", "containerPort": KSERVE_PORT, "protocol": "TCP"}],
+            "securityContext": pod_runtime.container_security_context(),
+            "volumeMounts": mounts,
+        }
+        objects.append({
+            "apiVersion": "serving.kserve.io/v1alpha1",
+            "kind": "ServingRuntime",
+            "metadata": metadata,
+            "spec": {
+                # odh-model-controller creates the <isvc>-metrics Service and ServiceMonitor only when
+                # prometheus.io/port is set; kserve-runtime tells the dashboard which metrics to show.
+                "annotations": {"opendatahub.io/kserve-runtime": "vllm",
+                                "prometheus.io/port": str(KSERVE_PORT),
+                                "prometheus.io/path": METRICS_PATH},
+                "multiModel": False,
+                "supportedModelFormats": [dict(f) for f in declared],
+                "containers": [container],
+                "volumes": volumes,
+            },
+        })
+    return objects
+
+
+def format_label(model_format):
+    """KServe's label for a requested format: mt:<name> or mt:<name>:<version>."""
+    label = "mt:%s" % model_format["name"]
+    if model_format.get("version") not in (None, ""):
+        label += ":%s" % model_format["version"]
+    return label
+
+
+def declared_labels(formats, explicit=True):
+    """Labels a runtime offers; without an explicit runtime only autoSelect formats count."""
+    labels = set()
+    for fmt in formats or []:
+        if explicit or fmt.get("autoSelect"):
+            labels.add("mt:%s" % fmt.get("name"))
+            if fmt.get("version") not in (None, ""):
+                labels.add("mt:%s:%s" % (fmt.get("name"), fmt["version"]))
+    return labels
+
+
+def format_problem(model_format, runtime, explicit=True):
+    """Why KServe would refuse to serve model_format with runtime (a (Cluster)ServingRuntime object), or None."""
+    spec = runtime.get("spec") or {}
+    kind, name = runtime.get("kind", "ServingRuntime"), runtime.get("metadata", {}).get("name")
+    if spec.get("disabled"):
+        return "%s %s is disabled" % (kind, name)
+    if spec.get("multiModel"):
+        return "%s %s is a multi-model (ModelMesh) runtime" % (kind, name)
+    if format_label(model_format) not in declared_labels(spec.get("supportedModelFormats"), explicit):
+        declared = ["%s%s" % (f.get("name"), " version %s" % f["version"] if f.get("version") else "")
+                    for f in spec.get("supportedModelFormats") or []]
+        return ("%s %s does not declare model format %s%s (it declares: %s; names and versions are compared "
+                "exactly)" % (kind, name, model_format["name"],
+                              " version %s" % model_format["version"] if model_format.get("version") else "",
+                              ", ".join(declared) or "nothing"))
+    return None
+
+
+def _requested_format(value, where, problems):
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, dict) and value.get("name"):
+        unknown = sorted(set(value) - {"name", "version"})
+        if unknown:
+            problems.append("%s: model_format has unknown key(s) %s (known: name, version)"
+                            % (where, ", ".join(unknown)))
+        fmt = {"name": str(value["name"])}
+        if value.get("version") not in (None, ""):
+            fmt["version"] = str(value["version"])
+        return fmt
+    problems.append("%s: model_format must be a format name or {name, version}, got %r" % (where, value))
+    return None
+
+
+def find_runtime(name, own, found):
+    """The object KServe would use for an explicit runtime name: namespace ServingRuntime, then cluster scope."""
+    for kind in ("ServingRuntime", "ClusterServingRuntime"):
+        for runtime in list(own) + list(found or []):
+            if runtime.get("kind", "ServingRuntime") == kind and runtime.get("metadata", {}).get("name") == name:
+                return runtime
+    return None
+
+
+def _storage_problem(entry, claims, connections):
+    storage = (entry.get("kserve") or {}).get("storage") or {}
+    name = entry["name"]
+    if storage.get("storageUri"):
+        uri = storage["storageUri"]
+        if not uri.startswith("pvc://"):
+            return None
+        claim, _sep, path = uri[len("pvc://"):].partition("/")
+        if not claim or not path.strip("/"):
+            return ("%s: storageUri %s needs both a claim and a path (pvc://<claim>/<model-dir>): set "
+                    "embedserve_cache_pvc_name or give the model storage.type s3" % (name, uri))
+        if claims is not None and claim not in claims:
+            return ("%s: reads %s but the claim %s does not exist in the namespace: run the namespace role first "
+                    "(it creates the model cache) or give the model storage.type s3 with a data connection"
+                    % (name, uri, claim))
+        return None
+    key = (storage.get("storage") or {}).get("key")
+    if key:
+        if key not in connections:
+            return ("%s: data connection %s is neither in kserve_runtime_connections nor a Secret in the namespace"
+                    % (name, key))
+        return None
+    return ("%s: has neither cache storage (storageUri pvc://<cache-claim>/<dir>) nor a data connection "
+            "(storage.key): set embedserve_cache_pvc_name, or storage.type s3 with storage.connection" % name)
+
+
+def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None):
+    """How each kserve-mode model binds to its runtime, and every problem KServe (or storage) would hit.
+
+    runtimes: the ServingRuntime objects this run creates (serving_runtimes()). overrides: {model: {runtime,
+    model_format, enable_auth}} set by hand. found_runtimes: (Cluster)ServingRuntime objects read from the
+    cluster for runtime names that are not ours (None: the cluster is not read, render mode). claims: names of the claims in the namespace (None when unknown,
+    for example in check mode before the namespace exists). connections: data connection names that exist or
+    will be created. Returns {bindings: {model: {runtime, runtime_kind, model_format, enable_auth}}, problems}.
+    """
+    overrides = overrides or {}
+    problems, result = [], {}
+    if not isinstance(overrides, dict):
+        return {"bindings": {}, "problems": ["kserve_runtime_model_overrides must be a mapping of model name to "
+                                             "{runtime, model_format, enable_auth}"]}
+    models = kserve_models(catalogue)
+    known = set(entry["name"] for entry in models)
+    for name in sorted(set(overrides) - known):
+        problems.append("kserve_runtime_model_overrides.%s: no kserve-mode model has this name (kserve-mode "
+                        "models: %s)" % (name, ", ".join(sorted(known)) or "none"))
+    for entry in models:
+        name = entry["name"]
+        override = overrides.get(name) or {}
+        where = "%s" % name
+        if not isinstance(override, dict):
+            problems.append("%s: kserve_runtime_model_overrides.%s must be a mapping" % (where, name))
+            override = {}
+        for key in sorted(set(override) - set(OVERRIDE_KEYS)):
+            problems.append("%s: kserve_runtime_model_overrides.%s has unknown key %s (known: %s)"
+                            % (where, name, key, ", ".join(OVERRIDE_KEYS)))
+        runtime_name = str(override.get("runtime") or entry["kserve"]["runtime"])
+        runtime = find_runtime(runtime_name, runtimes, found_runtimes)
+        if runtime is None and found_runtimes is None:
+            # Render mode reads nothing from the cluster: a runtime this run does not create cannot be checked,
+            # so the format must be given by hand.
+            if not override.get("model_format"):
+                problems.append("%s: runtime %s is not created by this run and cannot be read without a cluster: "
+                                "set kserve_runtime_model_overrides.%s.model_format" % (where, runtime_name, name))
+                continue
+            model_format = _requested_format(override["model_format"], where, problems)
+            if model_format is not None:
+                result[name] = {"runtime": runtime_name, "runtime_kind": "unchecked", "model_format": model_format,
+                                "enable_auth": _bool(override.get("enable_auth", False), "enable_auth")}
+            continue
+        if runtime is None:
+            problems.append("%s: runtime %s is neither a ServingRuntime in the namespace nor a "
+                            "ClusterServingRuntime, and this run does not create it" % (where, runtime_name))
+            continue
+        declared = (runtime.get("spec") or {}).get("supportedModelFormats") or []
+        if override.get("model_format"):
+            model_format = _requested_format(override["model_format"], where, problems)
+            if model_format is None:
+                continue
+        elif declared:
+            model_format = {"name": declared[0]["name"]}
+            if declared[0].get("version"):
+                model_format["version"] = declared[0]["version"]
+        else:
+            problems.append("%s: %s %s declares no model format" % (where, runtime.get("kind"), runtime_name))
+            continue
+        problem = format_problem(model_format, runtime)
+        if problem:
+            problems.append("%s: %s" % (where, problem))
+            continue
+        try:
+            enable_auth = _bool(override.get("enable_auth", False), "enable_auth")
+        except ServingRuntimeError as exc:
+            problems.append("%s: %s" % (where, exc))
+            continue
+        result[name] = {"runtime": runtime_name, "runtime_kind": runtime.get("kind", "ServingRuntime"),
+                        "model_format": model_format, "enable_auth": enable_auth}
+    for entry in models:
+        problem = _storage_problem(entry, claims, set(connections or []))
+        if problem:
+            problems.append(problem)
+    return {"bindings": result, "problems": problems}
