@@ -66,8 +66,8 @@ s3: venv
 
 test: lint sanity unit integration molecule vllm s3
 
-bench: venv cluster
-	hack/bench.sh
+bench: venv
+	$(BIN)/python hack/bench.py
 
 clean: cluster-down
 	rm -rf $(VENV) .cache

@@ -3,10 +3,13 @@
 # stops the processes it recorded in its pid files (never by process name).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-state="$repo/.cluster"
+# EMBEDSERVE_CLUSTER_STATE and _NAME let a second cluster (the benchmark's)
+# run beside the default one.
+state=${EMBEDSERVE_CLUSTER_STATE:-$repo/.cluster}
+name=${EMBEDSERVE_CLUSTER_NAME:-embedserve}
 export KWOK_WORKDIR="$state/kwok"
-if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/embedserve" ]; then
-  "$state/bin/kwokctl" delete cluster --name embedserve --kubeconfig "$state/kubeconfig" >/dev/null 2>&1 || true
+if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
+  "$state/bin/kwokctl" delete cluster --name "$name" --kubeconfig "$state/kubeconfig" >/dev/null 2>&1 || true
 fi
 rm -rf "$KWOK_WORKDIR" "$state/kubeconfig"
 echo "[cluster] stopped" >&2

