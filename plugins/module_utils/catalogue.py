@@ -171,8 +171,10 @@ def validate_entries(models, defaults, settings):
         storage_type = entry["storage"].get("type")
         if storage_type and storage_type not in STORAGE_TYPES:
             problems.append("%s: storage.type '%s' must be one of %s" % (where, storage_type, ", ".join(STORAGE_TYPES)))
-        if storage_type == "s3" and not entry["storage"].get("connection"):
-            problems.append("%s: storage.type s3 needs storage.connection, the data connection Secret" % where)
+        if (storage_type or settings.get("kserve_storage")) == "s3" and entry["mode"] == "kserve" and not (
+                entry["storage"].get("connection") or settings.get("data_connection")):
+            problems.append("%s: s3 storage needs storage.connection (or embedserve_data_connection), the data "
+                            "connection Secret" % where)
         image = entry.get("image") or settings["image"]
         problem = check_image(image, settings["vllm_version"], where)
         if problem:
@@ -190,7 +192,8 @@ def resolve_catalogue(models, settings, resolver, defaults=None):
 
     settings: vllm_version, image, default_mode, namespace, gpus (gpu_plan
     input plus node_selector/tolerations), model_source (hub|prepared),
-    cache_pvc_name, hf_token_secret (name or ''), platform.
+    cache_pvc_name, hf_token_secret (name or ''), platform, run_as_user (None on OpenShift),
+    kserve_storage, data_connection and s3_prefix (KServe S3 storage).
     resolver(model, revision, max_model_len, hf_overrides, disable_sliding_window) -> facts.
     """
     settings = dict(settings)
@@ -311,6 +314,7 @@ def _normalised(entry, plan, settings):
                            "allowed_namespaces": list(settings.get("network_policy_namespaces") or [])},
         "api_key": {"enabled": entry.get("api_key", False), "secret_name": "%s-api-key" % name},
         "labels": dict((str(k), str(v)) for k, v in (entry.get("labels") or {}).items()),
+        "run_as_user": settings.get("run_as_user"),
     }
     if mode == "raw":
         normalised["container"] = _raw_container(entry, command, settings, normalised)
@@ -340,8 +344,8 @@ def _raw_pod(settings, prepared):
         "claimName": settings["cache_pvc_name"], "readOnly": prepared}})
     mounts.append({"name": "model-cache", "mountPath": pod_runtime.CACHE_DIR, "readOnly": prepared})
     return {"volumes": volumes, "volume_mounts": mounts,
-            "security_context": pod_runtime.pod_security_context(),
-            "container_security_context": pod_runtime.container_security_context()}
+            "security_context": pod_runtime.pod_security_context(settings.get("run_as_user")),
+            "container_security_context": pod_runtime.container_security_context(settings.get("run_as_user"))}
 
 
 RUNTIME_FLAGS = frozenset(("--model", "--served-model-name", "--runner", "--port"))
@@ -363,11 +367,15 @@ def _kserve(entry, command, settings):
     runtime_args, model_args = split_runtime_args(command["args"])
     storage = entry["storage"]
     storage_type = storage.get("type") or settings.get("kserve_storage", "pvc")
-    path = storage.get("path") or entry["name"]
     if storage_type == "pvc":
+        # model_prep puts the plain folder of model <name> at <name>/ on the claim
+        path = storage.get("path") or entry["name"]
         storage_spec = {"storageUri": "pvc://%s/%s" % (settings["cache_pvc_name"], path.strip("/"))}
     else:
-        storage_spec = {"storage": {"key": storage["connection"], "path": path}}
+        # ... and uploads it to s3://<bucket>/<prefix>/<name>/
+        path = storage.get("path") or "%s/%s" % (settings.get("s3_prefix") or "models", entry["name"])
+        storage_spec = {"storage": {"key": storage.get("connection") or settings["data_connection"],
+                                    "path": path.strip("/")}}
     task = entry["facts"]["task"]
     return {
         "runtime": settings.get("kserve_runtime_names", {}).get(task) or
@@ -376,6 +384,8 @@ def _kserve(entry, command, settings):
         "runtime_args": runtime_args,
         "model_args": model_args,
         "env": command["env"],
+        # the model's own env goes on the InferenceService, not the shared runtime
+        "model_env": dict((str(k), str(v)) for k, v in (entry.get("env") or {}).items()),
         "storage": storage_spec,
         "storage_type": storage_type,
         "port": KSERVE_PORT,

@@ -88,16 +88,30 @@ def scratch_volumes(shm_size="2Gi", scratch_size="10Gi"):
     return volumes, mounts
 
 
-def pod_security_context():
-    """Pod-level context that passes Pod Security restricted; no fixed UID (OpenShift assigns one)."""
-    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+def pod_security_context(run_as_user=None):
+    """Pod-level context that passes Pod Security restricted.
+
+    OpenShift assigns a UID from the namespace's range, and a fixed one would be
+    refused by restricted-v2, so by default none is set. Elsewhere an image
+    that runs as root (the upstream vLLM image does) fails runAsNonRoot unless
+    a UID is given: run_as_user sets runAsUser, and fsGroup so the cache claim
+    is writable for it.
+    """
+    context = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    if run_as_user is not None:
+        context.update(runAsUser=int(run_as_user), runAsGroup=0, fsGroup=int(run_as_user))
+    return context
 
 
-def container_security_context():
-    return {
+def container_security_context(run_as_user=None):
+    """Container-level context; run_as_user as in pod_security_context (KServe runtimes have only this one)."""
+    context = {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+    if run_as_user is not None:
+        context.update(runAsUser=int(run_as_user), runAsGroup=0)
+    return context

@@ -77,7 +77,7 @@ def kserve_models(catalogue):
 def runtime_groups(catalogue):
     """The runtimes the kserve-mode models use, in catalogue order, each with the container every model agrees on.
 
-    Returns a list of {name, tasks, models, image, vllm_version, command, args, env, accelerators}.
+    Returns a list of {name, tasks, models, image, vllm_version, command, args, env, run_as_user, accelerators}.
     """
     groups, problems = {}, []
     for entry in kserve_models(catalogue):
@@ -88,7 +88,7 @@ def runtime_groups(catalogue):
             continue
         container = {"image": entry["image"], "vllm_version": entry["vllm_version"],
                      "command": list(kserve["command"]), "args": joined_args(kserve["runtime_args"]),
-                     "env": dict(kserve.get("env") or {})}
+                     "env": dict(kserve.get("env") or {}), "run_as_user": entry.get("run_as_user")}
         group = groups.get(name)
         if group is None:
             group = groups[name] = dict(container, name=name, tasks=[], models=[], accelerators=[])
@@ -232,7 +232,7 @@ def serving_runtimes(catalogue, namespace=None, template=False, formats=None, di
             "env": env,
             # http1 is a port name both KServe raw Services and Knative accept.
             "ports": [{"name": "http1", "containerPort": KSERVE_PORT, "protocol": "TCP"}],
-            "securityContext": pod_runtime.container_security_context(),
+            "securityContext": pod_runtime.container_security_context(group.get("run_as_user")),
             "volumeMounts": mounts,
         }
         objects.append({

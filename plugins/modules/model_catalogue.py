@@ -102,6 +102,21 @@ options:
     type: str
     choices: [pvc, s3]
     default: pvc
+  data_connection:
+    description: Data connection Secret of kserve-mode models with S3 storage and no C(storage.connection).
+    type: str
+    default: aws-connection-embedserve-models
+  s3_prefix:
+    description: Bucket prefix of prepared models; S3 storage defaults to C(<s3_prefix>/<name>).
+    type: str
+    default: models
+  run_as_user:
+    description:
+      - UID the vLLM containers run as. Leave unset on OpenShift, which assigns one from the namespace's range
+        (a fixed UID is refused by restricted-v2).
+      - On other Kubernetes distributions set it (for example 1001) when the image runs as root, as the upstream
+        vLLM image does, or C(runAsNonRoot) stops the pod.
+    type: int
   token:
     description: Hugging Face token used to read configuration files of private or gated models.
     type: str
@@ -188,6 +203,9 @@ def main():
             "platform": {"type": "str", "choices": ["openshift", "kubernetes"], "default": "openshift"},
             "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},
             "kserve_storage": {"type": "str", "choices": ["pvc", "s3"], "default": "pvc"},
+            "data_connection": {"type": "str", "default": "aws-connection-embedserve-models"},
+            "s3_prefix": {"type": "str", "default": "models"},
+            "run_as_user": {"type": "int"},
             "token": {"type": "str", "no_log": True},
             "cache_dir": {"type": "path"},
             "offline": {"type": "bool", "default": False},
@@ -208,7 +226,8 @@ def main():
 
     settings = dict((key, params[key]) for key in (
         "vllm_version", "image", "default_mode", "namespace", "gpus", "model_source", "cache_pvc_name",
-        "hf_token_secret", "platform", "network_policy_namespaces", "kserve_storage"))
+        "hf_token_secret", "platform", "network_policy_namespaces", "kserve_storage", "data_connection", "s3_prefix",
+        "run_as_user"))
     try:
         result = resolve_catalogue(params["models"], settings, resolver, defaults=params["defaults"])
     except CatalogueError as exc:

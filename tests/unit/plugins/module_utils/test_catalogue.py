@@ -96,6 +96,12 @@ def test_raw_pod_is_rootless_and_writes_only_to_mounted_volumes(settings, resolv
     assert "runAsUser" not in security and "runAsUser" not in entry["pod"]["security_context"]
 
 
+def test_kserve_entries_keep_the_models_own_env(settings, resolver):
+    entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve", env={"VLLM_LOGGING_LEVEL": "DEBUG"})],
+                                      settings, resolver))["minilm"]
+    assert entry["kserve"]["model_env"] == {"VLLM_LOGGING_LEVEL": "DEBUG"}
+
+
 def test_gpu_models_get_the_planned_resource_toleration_and_node_selector(settings, resolver):
     entry = by_name(resolve_catalogue([dict(SEED[1])], settings, resolver))["granite"]
     assert entry["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -232,11 +238,25 @@ def test_kserve_entries_split_runtime_and_model_arguments(settings, resolver):
 def test_kserve_s3_storage_needs_a_connection(settings, resolver):
     with pytest.raises(CatalogueError) as error:
         resolve_catalogue([dict(SEED[0], mode="kserve", storage={"type": "s3"})], settings, resolver)
-    assert "storage.type s3 needs storage.connection" in str(error.value)
+    assert "s3 storage needs storage.connection (or embedserve_data_connection)" in str(error.value)
     entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve", storage={
         "type": "s3", "connection": "aws-connection-models", "path": "models/minilm"})], settings, resolver))
     assert entry["minilm"]["kserve"]["storage"] == {"storage": {"key": "aws-connection-models",
                                                                  "path": "models/minilm"}}
+    # the defaults follow model_prep: the shared data connection and <prefix>/<name>
+    settings.update(data_connection="aws-connection-embedserve-models", s3_prefix="prepared")
+    entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve", storage={"type": "s3"})], settings, resolver))
+    assert entry["minilm"]["kserve"]["storage"] == {"storage": {"key": "aws-connection-embedserve-models",
+                                                                 "path": "prepared/minilm"}}
+
+
+def test_a_uid_is_set_only_when_the_platform_needs_one(settings, resolver):
+    openshift = by_name(resolve_catalogue([dict(SEED[0])], settings, resolver))["minilm"]["pod"]
+    assert "runAsUser" not in openshift["security_context"]
+    settings["run_as_user"] = 1001
+    plain = by_name(resolve_catalogue([dict(SEED[0])], settings, resolver))["minilm"]["pod"]
+    assert plain["security_context"]["runAsUser"] == 1001 and plain["security_context"]["fsGroup"] == 1001
+    assert plain["container_security_context"]["runAsUser"] == 1001
 
 
 def test_split_runtime_args_keeps_flag_values_together():
