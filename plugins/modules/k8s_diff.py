@@ -13,16 +13,13 @@ description:
     object's kind, namespace and name, so C(ansible-playbook --diff) (with or without C(--check)) shows what
     every object would change.
   - It reports C(changed) exactly when the apply task changed an object, because Ansible only shows the diffs
-    of changed results; use it under C(when: ansible_diff_mode) so normal runs count each change once.
+    of changed results. Run it only in diff mode (a C(when) on C(ansible_diff_mode)) so normal runs count each
+    change once.
 author:
   - embedserve maintainers (@embedserve)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
   check_mode:
     support: full
   diff_mode:
@@ -56,6 +53,3 @@ objects_changed:
   type: int
   sample: 2
 """
-
-if __name__ == "__main__":
-    raise SystemExit("embedserve.vllm.k8s_diff is an action plugin and runs on the controller only")

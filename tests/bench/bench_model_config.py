@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time hf_model_config's logic (resolve_model) per model, from a local folder and from a warm hub cache.
 
 Usage: .venv/bin/python tests/bench/bench_model_config.py [--repeat N]

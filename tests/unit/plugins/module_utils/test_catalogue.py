@@ -241,13 +241,13 @@ def test_kserve_s3_storage_needs_a_connection(settings, resolver):
     assert "s3 storage needs storage.connection (or embedserve_data_connection)" in str(error.value)
     entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve", storage={
         "type": "s3", "connection": "aws-connection-models", "path": "models/minilm"})], settings, resolver))
-    assert entry["minilm"]["kserve"]["storage"] == {"storage": {"key": "aws-connection-models",
-                                                                 "path": "models/minilm"}}
+    expected = {"storage": {"key": "aws-connection-models", "path": "models/minilm"}}
+    assert entry["minilm"]["kserve"]["storage"] == expected
     # the defaults follow model_prep: the shared data connection and <prefix>/<name>
     settings.update(data_connection="aws-connection-embedserve-models", s3_prefix="prepared")
     entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve", storage={"type": "s3"})], settings, resolver))
-    assert entry["minilm"]["kserve"]["storage"] == {"storage": {"key": "aws-connection-embedserve-models",
-                                                                 "path": "prepared/minilm"}}
+    expected = {"storage": {"key": "aws-connection-embedserve-models", "path": "prepared/minilm"}}
+    assert entry["minilm"]["kserve"]["storage"] == expected
 
 
 def test_a_uid_is_set_only_when_the_platform_needs_one(settings, resolver):
