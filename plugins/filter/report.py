@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.report import text_table
+from ansible_collections.embedserve.vllm.plugins.module_utils.status import status_rows
 
 DEPLOYMENT_COLUMNS = [("name", "MODEL"), ("model", "SOURCE"), ("mode", "MODE"), ("task", "TASK"),
                       ("max_model_len", "MAX_LEN"), ("gpu_fraction", "GPU_UTIL"), ("placement", "PLACEMENT"),
@@ -23,6 +24,15 @@ def summary_table(rows, columns=None):
     return text_table(rows, [tuple(column) for column in columns] if columns else DEPLOYMENT_COLUMNS)
 
 
+def deployment_status(deployments, inference_services, routes, pods, namespace):
+    """One row per deployed model (raw and kserve) read back from the cluster objects."""
+    for name, value in (("deployments", deployments), ("inference_services", inference_services),
+                        ("routes", routes), ("pods", pods)):
+        if not isinstance(value, list):
+            raise AnsibleFilterError("deployment_status: %s must be a list of objects" % name)
+    return status_rows(deployments, inference_services, routes, pods, namespace)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"summary_table": summary_table}
+        return {"summary_table": summary_table, "deployment_status": deployment_status}
