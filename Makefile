@@ -14,12 +14,13 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.cluster/bin:$(PATH)
 
-.PHONY: help venv cluster cluster-down models demo prepare test lint sanity unit integration molecule vllm s3 bench clean
+.PHONY: help venv cluster cluster-down models demo prepare loadtest test lint sanity unit integration molecule vllm s3 bench clean
 
 help:
 	@echo "make demo   - set up everything and deploy the catalogue to the local cluster"
 	@echo "make test   - lint, sanity, unit, cluster integration, molecule, real vLLM and S3 tests"
 	@echo "make bench  - cluster start, converge/re-run and kubectl timings"
+	@echo "make loadtest - load the deployed models (ARGS='-e ...' for any two endpoints)"
 	@echo "make cluster / cluster-down - start or stop the local control plane"
 
 venv: $(VENV)/.installed
@@ -49,6 +50,9 @@ demo: venv cluster models
 
 prepare: venv cluster models
 	$(BIN)/ansible-playbook -i inventories/local playbooks/prepare_models.yml
+
+loadtest: venv
+	$(BIN)/ansible-playbook -i inventories/local playbooks/benchmark.yml $(ARGS)
 
 lint: venv
 	$(BIN)/ansible-lint

@@ -104,7 +104,7 @@ WORDS = (
     "time may years more most only over city some world would where later up such used many can state about "
     "national out known university united then made team between war also group three him what people well "
     "game north south east west river water film music house family power light early long high small large "
-    "part place name book life work line road story day night year home year country market system service "
+    "part place name book life work line road story day night home year country market system service "
     "data model text word page table server cloud client test value order price money paper field sound color "
     "red blue green black white old young good great best last next same each every own just very much "
     "make take give find keep show move turn run read write learn play open close start stop help call ask "
@@ -136,7 +136,7 @@ def normalise_settings(settings):
     for key, value in (settings or {}).items():
         if key not in DEFAULTS:
             raise BenchError("unknown setting %r (known: %s)" % (key, ", ".join(sorted(DEFAULTS))))
-        if value is not None:
+        if value is not None and value != "":  # an unanswered survey question keeps the default
             out[key] = value
     if out["kind"] not in KINDS:
         raise BenchError("kind must be one of %s, got %r" % (", ".join(KINDS), out["kind"]))
@@ -176,8 +176,8 @@ def normalise_targets(targets, settings):
             raise BenchError("target %d must be a dict" % (position + 1))
         unknown = sorted(set(target) - set(TARGET_KEYS))
         if unknown:
-            raise BenchError("target %d: unknown keys %s (known: %s)" % (position + 1, ", ".join(unknown),
-                                                                        ", ".join(TARGET_KEYS)))
+            raise BenchError("target %d: unknown keys %s (known: %s)"
+                             % (position + 1, ", ".join(unknown), ", ".join(TARGET_KEYS)))
         name = str(target.get("name") or "ab"[position].upper())
         flavour = str(target.get("flavour") or "openai")
         if flavour not in FLAVOURS:
@@ -229,13 +229,13 @@ def normalise_targets(targets, settings):
 # deterministic inputs and request bodies
 # ---------------------------------------------------------------------------
 def make_text(rng, words):
-    return " ".join(rng.choice(WORDS) for _ in range(words))
+    return " ".join(rng.choice(WORDS) for dummy in range(words))
 
 
 def request_inputs(settings, index):
     """The texts of request ``index`` (an int, or a label such as "warmup-3"): the same for every target."""
     rng = random.Random("%s/%s" % (settings["seed"], index))
-    texts = [make_text(rng, settings["words_per_input"]) for _ in range(settings["inputs_per_request"])]
+    texts = [make_text(rng, settings["words_per_input"]) for dummy in range(settings["inputs_per_request"])]
     if settings["kind"] == "rerank":
         return {"query": make_text(rng, settings["query_words"]), "documents": texts}
     return {"texts": texts}
@@ -447,7 +447,7 @@ def _run_pool(target, settings, phases, first_index):
 
     longest = sum(seconds for _label, seconds, _limit in phases) + settings["timeout"] + 120
     barrier = threading.Barrier(concurrency, action=tick, timeout=longest)
-    records = [[[] for _ in range(concurrency)] for _ in phases]
+    records = [[[] for dummy in range(concurrency)] for dummy_phase in phases]
 
     def work(slot):
         client = _Client(target, settings)
@@ -506,8 +506,8 @@ def run_benchmark(targets, settings, progress=None):
             if number == 0:
                 current["probe"] = _probe(target, settings)
                 if not current["probe"]["ok"]:
-                    current["skipped"] = "the first request failed (%s): %s" % (current["probe"]["error"],
-                                                                               current["probe"]["detail"])
+                    current["skipped"] = "the first request failed (%s): %s" % (
+                        current["probe"]["error"], current["probe"]["detail"])
                     continue
             if settings["requests"] and not limits[number]:
                 continue  # more rounds than requests
@@ -656,6 +656,17 @@ def summarise(targets, settings, state, started, finished):
     return report
 
 
+def _excerpt(value, words=6):
+    """A request body with every text cut to its first words (for check-mode output)."""
+    if isinstance(value, dict):
+        return dict((key, _excerpt(item, words)) for key, item in value.items())
+    if isinstance(value, list):
+        return [_excerpt(item, words) for item in value]
+    if isinstance(value, str) and len(value.split()) > words:
+        return " ".join(value.split()[:words]) + " ..."
+    return value
+
+
 def plan(targets, settings):
     """What run_benchmark would send, without sending anything (check mode)."""
     settings = normalise_settings(settings)
@@ -671,7 +682,7 @@ def plan(targets, settings):
             "method": "POST",
             "endpoint": t["endpoint"],
             "headers": sorted(request_headers(t)),
-            "first_body": request_body(t, settings, first),
+            "first_body_excerpt": _excerpt(request_body(t, settings, first)),
         } for t in targets],
         "estimated_input_tokens_per_request": estimate_tokens(settings),
         "longest_seconds": (settings["warmup"] + settings["duration"]) * len(targets) if settings["duration"] else None,
@@ -778,9 +789,9 @@ def _panel(parts, x0, width, title, groups, series, top=60, height=200):
         parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="grid"/>' % (x0, y, x0 + width, y))
         parts.append('<text x="%.1f" y="%.1f" class="tick">%s</text>' % (x0 - 4, y + 4, _label(value)))
     slot = width / float(len(groups))
-    bar = min(28.0, (slot * 0.8) / max(1, len(series)))
+    bar_width = min(28.0, (slot * 0.8) / max(1, len(series)))
     for g, group in enumerate(groups):
-        left = x0 + g * slot + (slot - bar * len(series)) / 2.0
+        left = x0 + g * slot + (slot - bar_width * len(series)) / 2.0
         for s, (name, colour, values) in enumerate(series):
             value = values[g]
             if value is None:
@@ -788,13 +799,13 @@ def _panel(parts, x0, width, title, groups, series, top=60, height=200):
             if isinstance(colour, (list, tuple)):
                 colour = colour[g]
             h = height * value / ceiling
-            x = left + s * bar
+            x = left + s * bar_width
             parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>'
-                         % (x, bottom - h, bar - 2, h, colour, escape(name), escape(group), _label(value)))
-            parts.append('<text x="%.1f" y="%.1f" class="value">%s</text>' % (x + (bar - 2) / 2.0, bottom - h - 3,
-                                                                            _label(value)))
-        parts.append('<text x="%.1f" y="%d" class="axis">%s</text>' % (x0 + g * slot + slot / 2.0, bottom + 16,
-                                                                      escape(group)))
+                         % (x, bottom - h, bar_width - 2, h, colour, escape(name), escape(group), _label(value)))
+            parts.append('<text x="%.1f" y="%.1f" class="value">%s</text>'
+                         % (x + (bar_width - 2) / 2.0, bottom - h - 3, _label(value)))
+        parts.append('<text x="%.1f" y="%d" class="axis">%s</text>'
+                     % (x0 + g * slot + slot / 2.0, bottom + 16, escape(group)))
     parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="axisline"/>' % (x0, bottom, x0 + width, bottom))
 
 
@@ -827,8 +838,8 @@ def svg_plot(report):
     x = 60
     for i, entry in enumerate(entries):
         label = "%s (%s)" % (entry["name"], entry["flavour"])
-        parts.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>' % (x, height - 30,
-                                                                                COLOURS[i % len(COLOURS)]))
+        parts.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
+                     % (x, height - 30, COLOURS[i % len(COLOURS)]))
         parts.append('<text x="%d" y="%d">%s</text>' % (x + 16, height - 20, escape(label)))
         x += 30 + 7 * len(label)
     parts.append("</svg>")
