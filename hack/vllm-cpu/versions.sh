@@ -14,10 +14,11 @@
 # the all-MiniLM-L6-v2 folder must return 256 under that version (marker .ok).
 #
 # Requirements of the old version that the 0.32.0 venv lacks entirely (e.g.
-# gguf for 0.11) are added to the same --target dir with --no-deps (a pinned
-# list below, so the result is reproducible). Version mismatches of packages the
-# venv does have (transformers, pydantic, ...) are NOT resolved: whether vLLM's
-# config code still works with them is exactly what the probe checks.
+# gguf for 0.10-0.14) are added to the same --target dir with --no-deps (pinned
+# in EXTRA_PINS below, so the result is reproducible). transformers is the one
+# mismatch that is resolved: versions whose requirements exclude the venv's
+# 5.19.0 get a pinned --no-deps overlay (overlay_for). Other packages
+# (pydantic, ...) stay the venv's: the probe checks vLLM's config code still works.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,12 +38,75 @@ dist_for() {
   esac
 }
 
-# Pinned extra packages (missing from the 0.32.0 venv) per version, --no-deps.
-extras_for() {
+# Requirements of an old version that the 0.32.0 venv lacks entirely are added
+# to its --target dir with --no-deps, at these pins (reproducible). A missing
+# requirement without a pin here is only logged: the probe decides if it matters.
+EXTRA_PINS="gguf==0.17.1"
+# Never added: the torch family (would replace the venv's torch) and
+# accelerator/optional runtime packages not needed to build a ModelConfig.
+NEVER_ADD="torch torchvision torchaudio torchcodec triton xformers intel-extension-for-pytorch
+  intel-openmp flashinfer-python datasets scipy"
+
+missing_requirements() {  # $1 = python, $2 = target dir with the version's dist-info
+  NEVER_ADD="$NEVER_ADD" "$1" - "$2" <<'PYEOF'
+import glob, os, re, sys
+from importlib.metadata import PathDistribution, distributions
+from pathlib import Path
+from pip._vendor.packaging.requirements import Requirement
+
+canon = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+info = glob.glob(os.path.join(sys.argv[1], "vllm*.dist-info"))[0]
+have = {canon(d.metadata["Name"]) for d in distributions()}
+skip = set(os.environ["NEVER_ADD"].split())
+for line in PathDistribution(Path(info)).requires or []:
+    r = Requirement(line)
+    if r.marker is not None and not r.marker.evaluate({"extra": ""}):
+        continue
+    name = canon(r.name)
+    if name not in have and name not in skip:
+        print(name)
+PYEOF
+}
+
+pin_for() {  # $1 = canonical name -> pinned spec or nothing
+  local p
+  for p in $EXTRA_PINS; do
+    [[ "${p%%==*}" == "$1" ]] && { echo "$p"; return; }
+  done
+}
+
+# transformers the version runs with. The base venv has transformers 5.19.0;
+# versions whose requirements exclude it get a small --no-deps overlay on
+# PYTHONPATH (after the vLLM dir, before the venv). 0.10.x-0.11.0 allow 5.x too,
+# but their images shipped 4.x, so they use the 4.x overlay as well.
+overlay_for() {
   case "$1" in
-    0.10.*|0.11.*|0.12.*|0.13.*) echo "gguf==0.17.1" ;;
+    0.10.*|0.11.*|0.12.*|0.13.*|0.14.*) echo "transformers==4.57.6 huggingface-hub==0.36.2 tokenizers==0.22.2" ;;
+    0.31.*) echo "transformers==5.17.0 huggingface-hub==1.33.0" ;;   # requires transformers<5.18 (which needs hub<2)
     *) echo "" ;;
   esac
+}
+
+overlay_dir() {  # $1 = version -> dir (or nothing)
+  local spec
+  spec="$(overlay_for "$1")"
+  [[ -z "$spec" ]] && return 0
+  echo "$SRC/_overlays/$(echo "$spec" | tr ' =' '_-')"
+}
+
+ensure_overlay() {  # $1 = version, $2 = python
+  local spec dir
+  spec="$(overlay_for "$1")"
+  [[ -z "$spec" ]] && return 0
+  dir="$(overlay_dir "$1")"
+  [[ -f "$dir/.ok" ]] && return 0
+  log "$1: overlay $spec -> $dir"
+  rm -rf "$dir.partial" "$dir"
+  # shellcheck disable=SC2086
+  "$2" -m pip install -q --no-deps --disable-pip-version-check --target "$dir.partial" $spec >&2
+  rm -rf "$dir.partial/bin"
+  mv "$dir.partial" "$dir"
+  echo "$spec" >"$dir/.ok"
 }
 
 log() { printf '[vllm-versions] %s\n' "$*" >&2; }
@@ -62,8 +126,13 @@ EOF
 }
 
 pythonpath_for() {
-  local ver="$1"
-  if [[ "$ver" == "$BASE_VERSION" ]]; then echo ""; else echo "$SRC/$ver"; fi
+  local ver="$1" ov
+  ov="$(overlay_dir "$ver")"
+  if [[ "$ver" == "$BASE_VERSION" ]]; then echo "$ov"; else echo "$SRC/$ver${ov:+:$ov}"; fi
+}
+
+ok_file() {
+  if [[ "$1" == "$BASE_VERSION" ]]; then echo "$SRC/$1.ok"; else echo "$SRC/$1/.ok"; fi
 }
 
 probe() {
@@ -75,41 +144,52 @@ probe() {
 }
 
 install_one() {
-  local ver="$1" py="$2" dist dest tmp extras out
+  local ver="$1" py="$2" dist dest tmp out name pin
+  local -a extras
   dist="$(dist_for "$ver")"
   dest="$SRC/$ver"
   mkdir -p "$SRC"
-  if [[ -f "$dest/.ok" || ( "$ver" == "$BASE_VERSION" && -f "$SRC/$ver.ok" ) ]]; then
+  if is_ok "$ver"; then
     log "$ver: already verified"
     return 0
   fi
-  if [[ "$ver" != "$BASE_VERSION" ]]; then
+  ensure_overlay "$ver" "$py"
+  if [[ "$ver" != "$BASE_VERSION" && ! -f "$dest/.installed" ]]; then
     tmp="$dest.partial"
     rm -rf "$tmp" "$dest"
     log "$ver: pip install --no-deps --target $dest $dist==$ver"
     "$py" -m pip install -q --no-deps --disable-pip-version-check --target "$tmp" "$dist==$ver" >&2
-    extras="$(extras_for "$ver")"
-    if [[ -n "$extras" ]]; then
-      log "$ver: adding requirements the base venv lacks: $extras"
-      # shellcheck disable=SC2086
-      "$py" -m pip install -q --no-deps --disable-pip-version-check --target "$tmp" $extras >&2
+    rm -rf "$tmp/bin"
+    extras=()
+    for name in $(missing_requirements "$py" "$tmp"); do
+      pin="$(pin_for "$name")"
+      if [[ -n "$pin" ]]; then extras+=("$pin"); else log "$ver: requirement $name missing from the base venv (no pin; not added)"; fi
+    done
+    if [[ ${#extras[@]} -gt 0 ]]; then
+      log "$ver: adding requirements the base venv lacks: ${extras[*]}"
+      "$py" -m pip install -q --no-deps --disable-pip-version-check --target "$tmp" "${extras[@]}" >&2
+      rm -rf "$tmp/bin"
     fi
     rm -rf "$tmp/bin"
+    touch "$tmp/.installed"
     mv "$tmp" "$dest"
   fi
   log "$ver: probing ModelConfig on all-MiniLM-L6-v2 (expect 256)"
   out="$(probe "$ver" "$py")"
   log "$ver: $out"
   if [[ "$out" == *'"max_model_len": 256'* && "$out" == *"\"vllm_version\": \"$ver"* ]]; then
-    if [[ "$ver" == "$BASE_VERSION" ]]; then echo "$out" >"$SRC/$ver.ok"; else echo "$out" >"$dest/.ok"; fi
+    printf '%s\noverlay=%s\n' "$out" "$(overlay_for "$ver")" >"$(ok_file "$ver")"
     return 0
   fi
   log "$ver: probe FAILED (log: $SRC/$ver.probe.log)"
   return 1
 }
 
-is_ok() {
-  [[ -f "$SRC/$1/.ok" || ( "$1" == "$BASE_VERSION" && -f "$SRC/$1.ok" ) ]]
+is_ok() {  # verified, with the overlay that is configured now
+  local f
+  f="$(ok_file "$1")"
+  [[ -f "$f" ]] && grep -qxF "overlay=$(overlay_for "$1")" "$f" \
+    && { [[ -z "$(overlay_dir "$1")" ]] || [[ -f "$(overlay_dir "$1")/.ok" ]]; }
 }
 
 cmd="${1:-status}"; shift || true

@@ -15,7 +15,7 @@ description:
     C(embedding_dimension) values, of L2 norm 1 (within O(norm_tolerance)) when C(normalize) is true.
   - C(score) and C(rerank) (task C(score)) - C(POST /v1/score) (or C(/score) when the former answers 404) and
     C(POST /v1/rerank) (or C(/rerank)) on a built-in probe set per language in O(probe_languages) (a query,
-    one relevant and three irrelevant documents, the relevant one never first): the relevant document must
+    one relevant and three irrelevant documents, the relevant one never first); the relevant document must
     rank first and every score must be finite.
   - Every check reports its status (C(pass), C(fail), C(skip)), what was measured against what was expected, and
     its latency. HTTP errors (a 401 names whether a key was sent), timeouts, refused connections, DNS and TLS
@@ -23,7 +23,8 @@ description:
     the endpoint's remaining checks are skipped as unreachable.
   - All endpoints are checked before the module fails; with O(fail_on_error=false) it never fails because of a
     check, so a caller can show the results first.
-  - Only the Python standard library and ansible's C(open_url) are used (no C(requests)); proxies from the
+  - Only the Python standard library and ansible's C(open_url) machinery (C(Request), one TLS context per endpoint so
+    that its set-up is not counted as latency) are used, no C(requests); proxies from the
     environment apply unless O(use_proxy=false).
 author:
   - embedserve maintainers (@embedserve)

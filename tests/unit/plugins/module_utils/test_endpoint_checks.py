@@ -77,7 +77,7 @@ class ScriptedVllmStandIn:
 
     def _scores(self, documents):
         if self.score_value is not None:
-            return [self.score_value for _ in documents]
+            return [self.score_value] * len(documents)
         if self.ranking == "right":
             return [0.9 if doc in RELEVANT else 0.1 + 0.01 * i for i, doc in enumerate(documents)]
         return [0.95 if i == 0 else (0.5 if doc in RELEVANT else 0.1) for i, doc in enumerate(documents)]
@@ -220,8 +220,9 @@ def test_reranker_ranking_the_wrong_document_first():
     checks = checks_of(result)
     for name in ("score", "rerank"):
         assert checks[name]["status"] == "fail"
-        assert checks[name]["detail"] == ("en: ranked 'The Eiffel Tower in Paris was completed ...' first "
-                                           "(0.95), the relevant 'To reset your account password, open Set...' has 0.5")
+        assert checks[name]["detail"] == (
+            "en: ranked 'The Eiffel Tower in Paris was completed ...' first (0.95), "
+            "the relevant 'To reset your account password, open Set...' has 0.5")
     assert [f["check"] for f in result["failed_checks"]] == ["score", "rerank"]
 
 
@@ -320,7 +321,7 @@ def test_answer_that_is_not_json():
     assert checks_of(result)["models"]["detail"] == "HTTP 200 from /v1/models is not JSON: <html>router page</html>"
 
 
-def test_wait_healthy_polls_until_ready(monkeypatch):
+def test_wait_healthy_polls_until_ready():
     with ScriptedVllmStandIn(unhealthy_first=2) as srv:
         once = check_endpoints([endpoint(srv.url)])
         waited = check_endpoints([endpoint(srv.url)], wait_healthy=10)
