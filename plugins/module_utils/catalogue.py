@@ -161,6 +161,10 @@ def validate_entries(models, defaults, settings):
                                 % (where, name, seen[name]))
             seen.setdefault(name, index)
         entry.setdefault("mode", settings["default_mode"])
+        if entry["mode"] == "kserve" and entry.get("served_model_name") not in (None, name):
+            problems.append("%s: served_model_name '%s' cannot be used in kserve mode: the runtime serves every "
+                            "model under its InferenceService name ({{.Name}}), here '%s'"
+                            % (where, entry["served_model_name"], name))
         if entry["mode"] not in MODES:
             problems.append("%s: mode '%s' must be one of %s" % (where, entry["mode"], ", ".join(MODES)))
         entry.setdefault("replicas", 1)

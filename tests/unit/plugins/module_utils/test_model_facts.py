@@ -176,3 +176,12 @@ def test_overrides_merge_nested_dicts():
 ])
 def test_serve_dtype_for_pooling_models(config_dtype, expected):
     assert serve_dtype(config_dtype) == expected
+
+
+def test_bert_family_configs_without_position_embedding_type_get_it_stated(fixture_models):
+    """transformers 5 lost the class default; vLLM's XLM-R hook then fails without the attribute."""
+    from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+
+    facts = resolve_model(str(fixture_models / "embedserve-test" / "xlm-roberta-base-no-tokenizer-cap"))
+    assert facts["hf_overrides"] == {"position_embedding_type": "absolute"}
+    assert facts["vllm_max_model_len"] == 514

@@ -160,3 +160,27 @@ def test_length_above_vllm_value_is_refused(minilm):
     tampered = dict(minilm, max_model_len=512)
     with pytest.raises(VllmCliError, match="exceeds what vLLM 0.32.0 derives"):
         build_vllm_command(tampered)
+
+
+def test_nomic_length_flag_is_left_out_where_it_would_change_vllms_derivation(fixture_models):
+    from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+    from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_cli import build_vllm_command
+
+    nomic = str(fixture_models / "nomic-ai" / "nomic-embed-text-v1.5")
+    old = resolve_model(nomic, vllm_version="0.21.0")
+    assert "--max-model-len" not in build_vllm_command(old, {}, "0.21.0")["args"]
+    new = resolve_model(nomic, vllm_version="0.22.0")
+    assert "--max-model-len" in build_vllm_command(new, {}, "0.22.0")["args"]
+
+
+def test_hub_models_are_served_at_the_resolved_commit(minilm_dir, tmp_path):
+    from support.hub_cache import build_hub_cache
+    from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+    from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_cli import build_vllm_command
+
+    build_hub_cache(minilm_dir, str(tmp_path), "sentence-transformers/all-MiniLM-L6-v2", commit="c" * 40)
+    facts = resolve_model("sentence-transformers/all-MiniLM-L6-v2", cache_dir=str(tmp_path), offline=True)
+    args = build_vllm_command(facts, {})["args"]
+    assert args[args.index("--revision") + 1] == "c" * 40
+    local = build_vllm_command(resolve_model(minilm_dir), {})["args"]
+    assert "--revision" not in local
