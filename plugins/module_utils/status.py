@@ -56,20 +56,20 @@ def status_rows(deployments, inference_services, routes, pods, namespace):
         wanted, ready = spec.get("replicas", 1), status.get("readyReplicas", 0)
         route = routes_by_name.get(name)
         port = ((spec.get("template") or {}).get("spec", {}).get("containers") or [{}])[0].get("ports", [{}])[0]
+        service_url = "http://%s.%s.svc:%s" % (name, namespace, port.get("containerPort", 8000))
         rows.append({
             "name": name, "mode": "raw", "task": _labels(deployment).get(COMPONENT, "?"),
             "model": _annotations(deployment).get("embedserve.io/model", "?"),
             "max_model_len": _annotations(deployment).get("embedserve.io/max-model-len", "?"),
             "ready": "%d/%d" % (ready, wanted),
             "placement": _placement(deployment, _pods_of(pods or [], name)),
-            "url": _route_url(route) if route else "http://%s.%s.svc:%s" % (name, namespace,
-                                                                              port.get("containerPort", 8000)),
+            "url": _route_url(route) if route else service_url,
         })
     for isvc in inference_services or []:
         name = isvc["metadata"]["name"]
         route = routes_by_name.get(name)
-        url = (isvc.get("status") or {}).get("url") or (_route_url(route) if route else
-                                                         "http://%s-predictor.%s.svc" % (name, namespace))
+        predictor_url = "http://%s-predictor.%s.svc" % (name, namespace)
+        url = (isvc.get("status") or {}).get("url") or (_route_url(route) if route else predictor_url)
         rows.append({
             "name": name, "mode": "kserve", "task": _labels(isvc).get(COMPONENT, "?"),
             "model": _annotations(isvc).get("embedserve.io/model", "?"),
