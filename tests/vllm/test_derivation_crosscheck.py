@@ -52,7 +52,6 @@ def _fixture_models():
 MODELS = _fixture_models() + [MINILM]
 
 TF4_VERSIONS = ("0.10.1", "0.10.2", "0.11.0", "0.11.2", "0.12.0", "0.13.0", "0.14.0")
-TF5_VERSIONS = ("0.21.0", "0.22.0", "0.29.0", "0.30.0", "0.31.0", "0.32.0", "0.33.0")
 
 # (version, model id) -> reason. Such a case xfails while it disagrees and FAILS once
 # it agrees (collection or fixture changed): then remove the entry.
@@ -61,16 +60,6 @@ KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
         "not checkable here: transformers 4.x (used for vLLM <=0.14) has no native nomic_bert "
         "config, and the auto_map remote code (nomic-ai/nomic-bert-2048) cannot be fetched")
        for v in TF4_VERSIONS},
-    **{(v, "embedserve-test/xlm-roberta-base-no-tokenizer-cap"): (
-        "vLLM itself fails: with transformers 5 an XLM-R config.json without "
-        "position_embedding_type has no such attribute and vLLM's XLM-R config hook raises "
-        "AttributeError (vllm/model_executor/models/config.py); --hf-overrides "
-        "'{\"position_embedding_type\": \"absolute\"}' makes it derive 514")
-       for v in TF5_VERSIONS},
-    ("0.21.0", "nomic-ai/nomic-embed-text-v1.5"): (
-        "vLLM 0.21 bug: with --max-model-len given, its NomicBert hook does "
-        "encoder_config.pop() and crashes (AttributeError: 'NoneType' object has no attribute "
-        "'pop') when there is no sentence_bert_config.json; the derived value (2048) agrees"),
     **{(v, "nomic-ai/nomic-embed-text-v1.5"): (
         "collection 8192 (n_positions) vs vLLM 2048: without the remote code this check uses "
         "transformers 5's native NomicBertConfig, whose class default max_position_embeddings=2048 "
@@ -126,6 +115,14 @@ def _vllm_results(version: str) -> dict:
     return _RESULTS[version]
 
 
+def _rendered_length(facts: dict, version: str):
+    """The --max-model-len the collection puts on the command line (None when it leaves the flag out)."""
+    from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_cli import build_vllm_command
+
+    args = build_vllm_command(facts, {}, version)["args"]
+    return int(args[args.index("--max-model-len") + 1]) if "--max-model-len" in args else None
+
+
 def _run_version(version: str):
     try:
         return _run_version_unsafe(version)
@@ -144,7 +141,7 @@ def _run_version_unsafe(version: str):
             continue
         base = {"model": str(_model_dir(model_id)), "hf_overrides": facts["hf_overrides"] or None,
                 "trust_remote_code": False}
-        cases += [{**base, "max_model_len": None}, {**base, "max_model_len": facts["max_model_len"]}]
+        cases += [{**base, "max_model_len": None}, {**base, "max_model_len": _rendered_length(facts, version)}]
         keys += [(model_id, "derived", facts), (model_id, "rendered", facts)]
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(cases, f)
