@@ -1,0 +1,40 @@
+"""Verify a mixed-mode catalogue deployed by site.yml (testinfra, local backend)."""
+
+import json
+import os
+
+NAMESPACE = "molecule-site"
+
+
+def kubectl_json(host, *args):
+    cmd = host.run("kubectl --kubeconfig %s %s -o json" % (os.environ["KUBECONFIG"], " ".join(args)))
+    assert cmd.rc == 0, cmd.stderr
+    return json.loads(cmd.stdout)
+
+
+def names(host, kind, namespace=NAMESPACE, selector="app.kubernetes.io/managed-by=embedserve"):
+    items = kubectl_json(host, "-n", namespace, "get", kind, "-l", selector)["items"]
+    return sorted(item["metadata"]["name"] for item in items)
+
+
+def test_each_model_is_deployed_in_its_own_mode(host):
+    assert names(host, "deployment") == ["msmarco"]
+    assert names(host, "inferenceservice") == ["granite", "minilm"]
+    # only the embedding runtime is needed: the reranker is raw
+    assert names(host, "servingruntime") == ["vllm-embedding-runtime"]
+
+
+def test_the_gpu_plan_spans_both_modes(host):
+    deployment = kubectl_json(host, "-n", NAMESPACE, "get", "deployment", "msmarco")
+    placement = deployment["metadata"]["annotations"]["embedserve.io/gpu-placement"]
+    assert "shared with" in placement and "minilm" in placement and "granite" in placement
+
+
+def test_the_embedding_template_is_published_for_the_dashboard(host):
+    templates = kubectl_json(host, "-n", "redhat-ods-applications", "get", "template", "-l",
+                             "app.kubernetes.io/managed-by=embedserve")["items"]
+    runtimes = [t["objects"][0]["metadata"]["name"] for t in templates]
+    assert "vllm-embedding-runtime" in runtimes
+    for template in templates:
+        assert template["metadata"]["labels"]["opendatahub.io/dashboard"] == "true"
+        assert "opendatahub.io/ootb" not in template["metadata"]["labels"]
