@@ -13,18 +13,9 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.plain_data import plain as _plain
+
 from ansible_collections.embedserve.vllm.plugins.module_utils import serving_runtime as sr
-
-
-def _plain(value):
-    """Plain Python containers (Ansible may hand over lazy or tagged ones)."""
-    if isinstance(value, dict):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def serving_runtime(catalogue, namespace=None, template=False, model_formats=None, display_names=None,

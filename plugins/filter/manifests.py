@@ -11,6 +11,8 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.plain_data import plain as _plain
+
 SECRET_PLACEHOLDER = "<redacted: rendered without secrets>"
 
 
@@ -24,20 +26,6 @@ def _represent_str(dumper, value):
 
 
 _ManifestDumper.add_representer(str, _represent_str)
-
-
-def _plain(value):
-    """Convert Ansible's tagged/lazy containers into plain Python types."""
-    if isinstance(value, dict):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    for kind in (bool, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
 
 
 def to_manifest_yaml(objects, redact_secrets=False):
