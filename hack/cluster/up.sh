@@ -15,18 +15,12 @@ here="$repo/hack/cluster"
 # run beside the default one.
 state=${EMBEDSERVE_CLUSTER_STATE:-$repo/.cluster}
 name=${EMBEDSERVE_CLUSTER_NAME:-embedserve}
-shared=${EMBEDSERVE_SHARED:-$repo/../shared}
 export KWOK_WORKDIR="$state/kwok"
 kubeconfig="$state/kubeconfig"
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 t0=$(date +%s.%N)
 elapsed() { printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)"; }
-
-for crd in serving.kserve.io_servingruntimes.yaml serving.kserve.io_clusterservingruntimes.yaml \
-           serving.kserve.io_inferenceservices.yaml; do
-  [ -f "$shared/crds/kserve/$crd" ] || { log "missing $shared/crds/kserve/$crd (set EMBEDSERVE_SHARED to the shared/ folder)"; exit 1; }
-done
 
 bin=$("$here/build.sh")
 mkdir -p "$state"
@@ -105,11 +99,11 @@ log "control plane ready after $(elapsed)s"
 # The InferenceService CRD is ~2 MB: too big for client-side apply's
 # last-applied annotation, so every CRD goes in with server-side apply.
 kubectl apply --server-side --field-manager=embedserve-cluster \
-  -f "$shared/crds/kserve/serving.kserve.io_servingruntimes.yaml" \
-  -f "$shared/crds/kserve/serving.kserve.io_clusterservingruntimes.yaml" \
-  -f "$shared/crds/kserve/serving.kserve.io_inferenceservices.yaml" \
-  -f "$shared/crds/openshift/routes.crd.yaml" \
-  -f "$here/crds/template.openshift.io_templates.yaml" >/dev/null
+  -f "$here/crds/kserve/serving.kserve.io_servingruntimes.yaml" \
+  -f "$here/crds/kserve/serving.kserve.io_clusterservingruntimes.yaml" \
+  -f "$here/crds/kserve/serving.kserve.io_inferenceservices.yaml" \
+  -f "$here/crds/openshift/routes.crd.yaml" \
+  -f "$here/crds/openshift/template.openshift.io_templates.yaml" >/dev/null
 wait_for Established 60 \
   crd/servingruntimes.serving.kserve.io crd/clusterservingruntimes.serving.kserve.io \
   crd/inferenceservices.serving.kserve.io crd/routes.route.openshift.io \

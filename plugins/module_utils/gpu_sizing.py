@@ -8,7 +8,7 @@ the startup gate ("free memory >= budget"); sizing it to the real footprint
 makes that gate protect co-tenants. Decoder pooling models fill the budget
 with KV cache, so the budget must hold at least one max-length sequence.
 
-Coefficients are calibrated on ../shared/data/gpu-footprint-h100.json
+Coefficients are calibrated on tests/data/gpu-footprint-h100.json
 (PyTorch on an H100, fp16): for every measured row the estimate plus the CUDA
 context is at least the measured process memory (see the unit tests).
 """

@@ -1,5 +1,4 @@
 import json
-import os
 import math
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.gpu_sizing import 
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
 
 A10G_MIB = 23028
-# ../shared/data from the repository root (the project's shared material).
-SHARED = Path(os.environ.get("EMBEDSERVE_SHARED", Path(__file__).resolve().parents[5] / "shared"))
-MEASUREMENTS = SHARED / "data" / "gpu-footprint-h100.json"
+# The H100 measurements the sizing is calibrated on, carried in the repository
+# (tests/data/SOURCES.md says where they come from).
+MEASUREMENTS = Path(__file__).resolve().parents[3] / "data" / "gpu-footprint-h100.json"
 MEASURED_MODEL_DIRS = {
     "ms-marco-MiniLM-L12-v2": "cross-encoder/ms-marco-MiniLM-L12-v2",
     "granite-embedding-278m-multilingual": "ibm-granite/granite-embedding-278m-multilingual",
@@ -29,9 +28,8 @@ MEASURED_MODEL_DIRS = {
 
 
 def measured_rows():
-    # The shared calibration data is part of every checkout's environment
-    # (../shared); without it the "never below the measurements" guarantee
-    # is unverified, so a missing file fails.
+    # Without the calibration data the "never below the measurements"
+    # guarantee is unverified, so a missing file fails.
     with open(MEASUREMENTS) as handle:
         return json.load(handle)["rows"]
 
