@@ -17,6 +17,22 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 
+# Fields the API server fills in: they are not what the task changes, and on
+# a new object they would bury the few lines the catalogue decided.
+SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink")
+
+
+def without_server_fields(obj):
+    """A copy of an object without status and the server-set metadata."""
+    if not isinstance(obj, dict) or not obj:
+        return obj or {}
+    clean = dict((key, value) for key, value in obj.items() if key != "status")
+    if isinstance(clean.get("metadata"), dict):
+        clean["metadata"] = dict((key, value) for key, value in clean["metadata"].items()
+                                 if key not in SERVER_METADATA)
+    return clean
+
+
 def _object_header(item):
     obj = item.get("result") or (item.get("diff") or {}).get("after") or (item.get("diff") or {}).get("before") or {}
     metadata = obj.get("metadata") or {}
@@ -37,7 +53,8 @@ def batch_diffs(result):
             diff = {"before": {}, "after": item.get("result") or {}}
         if item.get("method") == "delete" and not diff:
             diff = {"before": item.get("result") or {}, "after": {}}
-        diffs.append({"before": diff.get("before") or {}, "after": diff.get("after") or {},
+        diffs.append({"before": without_server_fields(diff.get("before")),
+                      "after": without_server_fields(diff.get("after")),
                       "before_header": header, "after_header": header})
     return diffs
 
