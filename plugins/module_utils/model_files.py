@@ -213,6 +213,18 @@ class HubModelFiles(_ModelFiles):
                                  % (self.model, type(exc).__name__, exc)) from exc
 
 
+def download_hint(repo_id, revision=None, cache_dir=None):
+    """The `hf download` command that fills the cache this collection reads (not the default one)."""
+    import shlex
+
+    words = ["hf", "download", repo_id]
+    if revision:
+        words += ["--revision", str(revision)]
+    if cache_dir:
+        words += ["--cache-dir", str(cache_dir)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
 def cached_hub_snapshot(hub, repo_id, revision=None, token=None, cache_dir=None):
     """The cached snapshot of a Hub model as a local directory: what vLLM reads with HF_HUB_OFFLINE=1."""
     try:
@@ -222,8 +234,9 @@ def cached_hub_snapshot(hub, repo_id, revision=None, token=None, cache_dir=None)
     except hub.errors.LocalEntryNotFoundError as exc:
         raise ModelFileError(
             "model %s (revision %s) is not in the Hugging Face cache %s and offline mode is on: "
-            "download it first (hf download %s) or set offline to false"
-            % (repo_id, revision or "main", cache_dir or hub.constants.HF_HUB_CACHE, repo_id)
+            "download it first (%s) or set offline to false"
+            % (repo_id, revision or "main", cache_dir or hub.constants.HF_HUB_CACHE,
+               download_hint(repo_id, revision, cache_dir))
         ) from exc
     return LocalModelFiles(snapshot, model=repo_id, revision=revision, commit=os.path.basename(snapshot),
                            source="hub")

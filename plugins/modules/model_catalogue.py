@@ -123,6 +123,12 @@ options:
   cache_dir:
     description: Hugging Face hub cache directory for reading configuration files.
     type: path
+  hf_endpoint:
+    description:
+      - Hugging Face Hub endpoint to read configuration files from, for example a mirror such as
+        C(https://hf-mirror.example.com) in an air-gapped network. Unset, C(HF_ENDPOINT) of the environment
+        applies, else U(https://huggingface.co).
+    type: str
   offline:
     description: Read Hub models from the cache only.
     type: bool
@@ -176,6 +182,8 @@ summary:
   elements: dict
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import CatalogueError, resolve_catalogue
@@ -208,11 +216,15 @@ def main():
             "run_as_user": {"type": "int"},
             "token": {"type": "str", "no_log": True},
             "cache_dir": {"type": "path"},
+            "hf_endpoint": {"type": "str"},
             "offline": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     params = module.params
+    if params["hf_endpoint"]:
+        # huggingface_hub reads HF_ENDPOINT when it is first imported, which is below
+        os.environ["HF_ENDPOINT"] = params["hf_endpoint"].rstrip("/")
     remote = [m.get("model") for m in params["models"]
               if isinstance(m, dict) and isinstance(m.get("model"), str) and not looks_like_local_path(m["model"])]
     if remote and import_huggingface_hub()[1] is not None:
