@@ -92,3 +92,24 @@ bench: venv
 
 clean: cluster-down
 	rm -rf $(VENV) .cache
+
+# A real kubelet node in the local cluster (containerd, runc, CNI bridge,
+# kube-proxy; docs/real-node.md) where CPU models really serve: the vLLM CPU
+# image is built from the cached CPU venv and imported once. Opt-in; the
+# node tests skip unless EMBEDSERVE_REAL_NODE=1.
+.PHONY: node node-down node-test node-demo
+node: venv cluster
+	hack/node/up.sh
+	hack/node/vllm-image.sh
+
+node-down:
+	hack/node/down.sh
+
+node-test: venv cluster models node
+	EMBEDSERVE_REAL_NODE=1 flock /tmp/embedserve-vllm.lock $(BIN)/python -m pytest tests/node -q
+
+# MiniLM on real vLLM on the real node, then the verify table through its Service.
+node-demo: venv cluster models node
+	hack/node/model-volume.sh vllm-real-node vllm-model-cache 20Gi >/dev/null
+	$(BIN)/ansible-playbook -i inventories/local site.yml -e @hack/node/minilm-cpu.yml
+	$(BIN)/ansible-playbook -i inventories/local playbooks/verify.yml -e @hack/node/minilm-cpu.yml -e verify_port_forward=true

