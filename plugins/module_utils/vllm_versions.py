@@ -10,10 +10,22 @@ import re
 
 DEFAULT_VLLM_VERSION = "0.32.0"
 
-# Inclusive lower bound, exclusive upper bound.
+# Inclusive lower bound, exclusive upper bound: the one place the supported
+# range is written. Module docs, role argument specs, the AWX survey and the
+# README say it as SUPPORTED_RANGE (tests/unit/test_supported_versions.py
+# checks every one of them against these two tuples).
 SUPPORTED_MIN = (0, 10, 1)
 SUPPORTED_BELOW = (0, 34, 0)
-SUPPORTED_RANGE_TEXT = "0.10.1 to 0.33.x (0.10.1 <= version < 0.34)"
+
+
+def _release_text(release):
+    return ".".join(str(part) for part in release)
+
+
+# "0.10.1 to 0.33.x": the last supported minor, any patch.
+SUPPORTED_RANGE = "%s to %d.%d.x" % (_release_text(SUPPORTED_MIN), SUPPORTED_BELOW[0], SUPPORTED_BELOW[1] - 1)
+SUPPORTED_RANGE_TEXT = "%s (%s <= version < %d.%d)" % (SUPPORTED_RANGE, _release_text(SUPPORTED_MIN),
+                                                        SUPPORTED_BELOW[0], SUPPORTED_BELOW[1])
 
 # Release in which each behaviour the collection depends on first appears.
 # Behaviours older than SUPPORTED_MIN (tokenizer cap for absolute-position
