@@ -15,10 +15,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import re
 
-from ansible.module_utils.parsing.convert_bool import boolean
-
-from ansible_collections.embedserve.vllm.plugins.module_utils import gpu_sizing, pod_runtime, vllm_cli
+from ansible_collections.embedserve.vllm.plugins.module_utils import catalogue_schema, gpu_sizing, pod_runtime, vllm_cli
 from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import dns1123_label_problem
 from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions import (
     DEFAULT_VLLM_VERSION,
@@ -37,20 +36,21 @@ DEFAULT_STARTUP_TIMEOUT = 1800
 PROBE_PERIOD_SECONDS = 10
 GIB = 1024 ** 3
 
-# Every key a catalogue entry may carry, with its type. Unknown keys are
-# errors: a misspelt `max_modle_len` must not be silently ignored.
-MODEL_KEYS = {
-    "name": str, "model": str, "revision": str, "mode": str, "max_model_len": int, "replicas": int,
-    "served_model_name": str, "display_name": str, "dtype": str, "hf_overrides": dict, "extra_args": list,
-    "env": dict, "max_num_batched_tokens": int, "max_num_seqs": int, "enforce_eager": bool, "gpu": bool,
-    "image": str, "resources": dict, "node_selector": dict, "tolerations": list, "affinity": dict,
-    "route": dict, "network_policy": bool, "api_key": bool, "labels": dict, "startup_timeout": int,
-    "storage": dict, "disable_sliding_window": bool,
-}
-ROUTE_KEYS = {"enabled": bool, "host": str, "path": str, "timeout": str}
-STORAGE_KEYS = {"type": str, "connection": str, "path": str}
-STORAGE_TYPES = ("pvc", "s3")
+# Every key a catalogue entry (and its route and storage) may carry; the
+# nested schema with each value's rule lives in catalogue_schema.
+MODEL_KEYS = tuple(sorted(catalogue_schema.ENTRY_FIELDS))
+ROUTE_KEYS = tuple(sorted(catalogue_schema.ROUTE.fields))
+STORAGE_KEYS = tuple(sorted(catalogue_schema.STORAGE.fields))
+STORAGE_TYPES = catalogue_schema.STORAGE_TYPES
 REQUIRED_KEYS = ("name", "model")
+# Far above any real catalogue; bounds the work (and the output) of a runaway input.
+MODELS_MAX = 256
+# At most this many problems are listed; the rest are counted, so output stays bounded.
+PROBLEMS_SHOWN = 50
+GPU_REPLICAS_EXPLAINED = 64
+_DIGEST_RE = re.compile(r"@sha256:(?P<hex>[^/:@]*)$")
+# A release-like tag: v0.32.0, 0.32, v0.10.1.1, v0.32.0-cu128, 0.32.0rc1.
+_VERSION_TAG_RE = re.compile(r"^v?(?P<release>(?P<major>\d+)\.(?P<minor>\d+)(\.\d+)*)([-._]?[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
 class CatalogueError(ValueError):
@@ -59,43 +59,24 @@ class CatalogueError(ValueError):
 
 def _cast(value, kind):
     """Cast survey-style strings ("2", "true") to kind; raise ValueError when impossible."""
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        return boolean(value, strict=True)
-    if kind is int:
-        if isinstance(value, bool):
-            raise ValueError("a boolean is not an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value.strip())
-        raise ValueError("not an integer")
-    if kind is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ValueError("not a string")
-    if not isinstance(value, kind):
-        raise ValueError("not a %s" % ("mapping" if kind is dict else kind.__name__))
-    return value
+    node = {bool: catalogue_schema.Boolean(), int: catalogue_schema.Integer(),
+            str: catalogue_schema.String()}.get(kind)
+    if node is None:
+        if not isinstance(value, kind):
+            raise ValueError("not %s" % _describe(kind))
+        return value
+    report = catalogue_schema.Report("value")
+    result = node.check(value, "", report)
+    if result is catalogue_schema.INVALID:
+        raise ValueError("; ".join(report.problems))
+    return result
 
 
-def _typed(entry, keys, where, problems):
-    """entry with every known key cast to its type; problems collects what is wrong."""
-    typed = {}
-    for key, value in entry.items():
-        if key not in keys:
-            problems.append("%s: unknown key '%s' (known: %s)" % (where, key, ", ".join(sorted(keys))))
-            continue
-        if value is None:
-            continue
-        try:
-            typed[key] = _cast(value, keys[key])
-        except (TypeError, ValueError):
-            problems.append("%s: %s %r is not %s" % (where, key, value, _describe(keys[key])))
-    return typed
+def _typed(entry, where, problems):
+    """entry checked against the nested schema, survey strings cast; problems collects what is wrong."""
+    typed, entry_problems = catalogue_schema.check_entry(entry, where)
+    problems.extend(entry_problems)
+    return typed or {}
 
 
 def _describe(kind):
@@ -104,15 +85,26 @@ def _describe(kind):
 
 def _where(index, entry):
     name = entry.get("name") if isinstance(entry, dict) else None
-    return "embedserve_models[%d]%s" % (index, " (%s)" % name if name else "")
+    if not isinstance(name, str) or not name:
+        return "embedserve_models[%d]" % index
+    return "embedserve_models[%d] (%s)" % (index, catalogue_schema.shown(name)[1:-1])
 
 
 def check_image(image, vllm_version, where):
-    """Return a problem when the image is unpinned or its tag contradicts vllm_version."""
+    """Return a problem when the image is not pinned to vllm_version (version-like tag) or to a full digest."""
     if not image:
         return "%s: no image: set embedserve_image to a vLLM image pinned by tag or digest" % where
-    if "@sha256:" in image:
-        return None
+    if not isinstance(image, str) or catalogue_schema.image_problem(image):
+        return "%s: image %s is not an image reference (registry/repository:tag or @sha256:<64 hex digits>)" % (
+            where, catalogue_schema.shown(image))
+    digest = _DIGEST_RE.search(image)
+    if digest:
+        if re.match(r"^[0-9a-f]{64}$", digest.group("hex")):
+            return None
+        return ("%s: image %s has an incomplete digest: a sha256 digest is 64 lower-case hex digits (see `skopeo "
+                "inspect` or the registry)" % (where, image))
+    if "@" in image:
+        return "%s: image %s: only sha256 digests are accepted (@sha256:<64 hex digits>)" % (where, image)
     name, _sep, tag = image.rpartition(":")
     if not name or "/" in tag:
         return "%s: image %s has no tag: pin it (for example vllm/vllm-openai:v%s) or use a digest" % (
@@ -120,22 +112,58 @@ def check_image(image, vllm_version, where):
     if tag == "latest":
         return ("%s: image %s uses the moving 'latest' tag; the vLLM arguments are built for %s, so pin the "
                 "image to that release (for example :v%s) or to a digest" % (where, image, vllm_version, vllm_version))
-    try:
-        tagged = parse_vllm_version(tag)
-    except ValueError:
-        return None
-    if tagged.release[:2] != parse_vllm_version(vllm_version).release[:2]:
+    tagged = _VERSION_TAG_RE.match(tag)
+    if not tagged:
+        return ("%s: image %s has tag '%s', which names no vLLM release (it can move, and the vLLM arguments are "
+                "built for %s): use a release tag such as :v%s or pin the image by @sha256 digest"
+                % (where, image, tag, vllm_version, vllm_version))
+    wanted = parse_vllm_version(vllm_version).release[:2]
+    if (int(tagged.group("major")), int(tagged.group("minor"))) != wanted:
         return ("%s: image %s is vLLM %s but the arguments are built for vLLM %s: set embedserve_vllm_version "
-                "to %s or use the matching image" % (where, image, tagged.text, vllm_version, tagged.text))
+                "to %s or use the matching image" % (where, image, tagged.group("release"), vllm_version,
+                                                     tagged.group("release")))
     return None
 
 
+def _gpu_replica_capacity(gpus):
+    """Most model replicas the described GPUs could ever hold (each takes at least a CUDA context), or None."""
+    try:
+        count = int(gpus.get("count", 1))
+        if gpus.get("sharing") == "exclusive":
+            return count
+        memory = int(gpus.get("mig_memory_mib") or gpus.get("memory_mib") or 0)
+        per_gpu = max(1, memory // gpu_sizing.CUDA_CONTEXT_MIB) * (7 if gpus.get("sharing") == "mig" else 1)
+        return count * per_gpu
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _bounded(problems):
+    if len(problems) <= PROBLEMS_SHOWN:
+        return problems
+    return problems[:PROBLEMS_SHOWN] + ["... and %d more problem(s)" % (len(problems) - PROBLEMS_SHOWN)]
+
+
 def validate_entries(models, defaults, settings):
-    """Typed, defaulted entries; raises CatalogueError listing every problem at once."""
+    """Typed, defaulted entries; raises CatalogueError listing every problem at once.
+
+    settings are checked too (and cleaned in place): they become object names,
+    namespaces in the NetworkPolicy, selectors and tolerations.
+    """
     problems = []
     if not isinstance(models, list) or not models:
         raise CatalogueError("embedserve_models must be a non-empty list of models (name, model, mode, ...)")
-    entries, seen = [], {}
+    if len(models) > MODELS_MAX:
+        raise CatalogueError("embedserve_models has %d entries; at most %d are supported in one catalogue"
+                             % (len(models), MODELS_MAX))
+    cleaned_settings, setting_problems = catalogue_schema.check_settings(settings)
+    problems.extend(setting_problems)
+    settings.update(cleaned_settings)
+    if defaults is not None and not isinstance(defaults, dict):
+        problems.append("embedserve_model_defaults must be a mapping of catalogue keys, found %s"
+                        % catalogue_schema.shown(defaults))
+        defaults = {}
+    entries, seen, where_of = [], {}, {}
     for index, raw in enumerate(models):
         where = _where(index, raw)
         if not isinstance(raw, dict):
@@ -143,10 +171,7 @@ def validate_entries(models, defaults, settings):
             continue
         merged = dict(defaults or {})
         merged.update(raw)
-        entry = _typed(merged, MODEL_KEYS, where, problems)
-        for key in REQUIRED_KEYS:
-            if not entry.get(key):
-                problems.append("%s: '%s' is required" % (where, key))
+        entry = _typed(merged, where, problems)
         name = entry.get("name")
         if name:
             problem = dns1123_label_problem(name)
@@ -155,7 +180,7 @@ def validate_entries(models, defaults, settings):
             if problem is None and len(name) > NAME_MAX:
                 problem = "must be at most %d characters so derived names fit in 63" % NAME_MAX
             if problem:
-                problems.append("%s: name '%s' %s" % (where, name, problem))
+                problems.append("%s: name %s %s" % (where, catalogue_schema.shown(name), problem))
             if name in seen:
                 problems.append("%s: name '%s' is already used by embedserve_models[%d]; names must be unique"
                                 % (where, name, seen[name]))
@@ -165,16 +190,10 @@ def validate_entries(models, defaults, settings):
             problems.append("%s: served_model_name '%s' cannot be used in kserve mode: the runtime serves every "
                             "model under its InferenceService name ({{.Name}}), here '%s'"
                             % (where, entry["served_model_name"], name))
-        if entry["mode"] not in MODES:
-            problems.append("%s: mode '%s' must be one of %s" % (where, entry["mode"], ", ".join(MODES)))
         entry.setdefault("replicas", 1)
-        if entry["replicas"] < 0:
-            problems.append("%s: replicas must be 0 or more" % where)
-        entry["route"] = _typed(entry.get("route", {}), ROUTE_KEYS, where + ".route", problems)
-        entry["storage"] = _typed(entry.get("storage", {}), STORAGE_KEYS, where + ".storage", problems)
+        entry["route"] = entry.get("route") or {}
+        entry["storage"] = entry.get("storage") or {}
         storage_type = entry["storage"].get("type")
-        if storage_type and storage_type not in STORAGE_TYPES:
-            problems.append("%s: storage.type '%s' must be one of %s" % (where, storage_type, ", ".join(STORAGE_TYPES)))
         if (storage_type or settings.get("kserve_storage")) == "s3" and entry["mode"] == "kserve" and not (
                 entry["storage"].get("connection") or settings.get("data_connection")):
             problems.append("%s: s3 storage needs storage.connection (or embedserve_data_connection), the data "
@@ -184,10 +203,23 @@ def validate_entries(models, defaults, settings):
         if problem:
             problems.append(problem)
         entry["image"] = image
+        where_of[id(entry)] = where
         entries.append(entry)
+    capacity = _gpu_replica_capacity(settings.get("gpus") or {}) if settings.get("gpus") else None
+    gpu_entries = [e for e in entries if e.get("gpu", True) and e.get("device") != "cpu" and e["replicas"] > 0]
+    # The planner explains a catalogue that does not fit model by model; an
+    # absurd replica count is stopped here so planning stays quick and its
+    # message short.
+    if capacity is not None and sum(e["replicas"] for e in gpu_entries) > max(capacity, GPU_REPLICAS_EXPLAINED):
+        largest = max(gpu_entries, key=lambda e: e["replicas"])
+        problems.append("%s: replicas %d: the GPUs in embedserve_gpus can hold at most %d model replicas in all "
+                        "(each needs at least a %d MiB CUDA context), and the GPU models ask for %d: lower "
+                        "replicas, add GPUs or serve the model on CPU (device: cpu)"
+                        % (where_of[id(largest)], largest["replicas"], capacity, gpu_sizing.CUDA_CONTEXT_MIB,
+                           sum(e["replicas"] for e in gpu_entries)))
     if problems:
         raise CatalogueError("the model catalogue has %d problem(s), nothing was deployed:\n- %s"
-                             % (len(problems), "\n- ".join(problems)))
+                             % (len(problems), "\n- ".join(_bounded(problems))))
     return entries
 
 

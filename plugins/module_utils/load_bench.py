@@ -38,7 +38,7 @@ table, SVG); this module re-exports their names.
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_settings import (  # noqa: F401 (re-exported)
+from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_settings import (
     BadResponse,
     BenchError,
     DEFAULTS,
@@ -52,7 +52,6 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_setting
     SPECIAL_TOKENS_SINGLE,
     TARGET_KEYS,
     WORDS,
-    _boolean,
     estimate_tokens,
     make_text,
     normalise_settings,
@@ -61,28 +60,14 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_setting
     request_headers,
     request_inputs,
 )
-from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_http import (  # noqa: F401 (re-exported)
-    _Client,
-    _Counter,
-    _header,
-    _int_or_none,
-    _probe,
-    _run_pool,
-    _split,
-    _ssl_context,
+from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_http import (
     classify_error,
     parse_response,
     run_benchmark,
 )
-from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_report import (  # noqa: F401 (re-exported)
+from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench_report import (
     COLOURS,
     COLUMNS,
-    _excerpt,
-    _fmt,
-    _label,
-    _panel,
-    _ratio,
-    _round,
     compare,
     nice_ceiling,
     percentile,

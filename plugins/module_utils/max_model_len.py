@@ -10,6 +10,8 @@ cap, a sentence-transformers max_seq_length above max_position_embeddings),
 which fails with CUDA out-of-bounds errors at the first long request.
 """
 
+import math
+
 CONFIG_FILE = "config.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
@@ -54,6 +56,106 @@ NOMIC_ARCHITECTURE = "NomicBertModel"
 NOMIC_DEFAULT_TRAINED_POSITIONS = 2048
 
 
+# What the transformers config class of each supported model_type sets when
+# config.json omits a key. vLLM reads the config object, not the raw JSON, so
+# a BERT config without max_position_embeddings is 512 long (BertConfig's
+# default), not vLLM's 2048 fallback. Values read from transformers 5.19.0 (the
+# release in the vLLM 0.32.0 image), src/transformers/models/<type>/
+# configuration_<type>.py, class __init__ defaults:
+#   bert/configuration_bert.py BertConfig, roberta/configuration_roberta.py
+#   RobertaConfig, xlm_roberta/configuration_xlm_roberta.py XLMRobertaConfig,
+#   xlm_roberta_xl/configuration_xlm_roberta_xl.py XLMRobertaXLConfig,
+#   camembert/configuration_camembert.py CamembertConfig,
+#   electra/configuration_electra.py ElectraConfig, ernie/configuration_ernie.py
+#   ErnieConfig, albert/configuration_albert.py AlbertConfig,
+#   roberta_prelayernorm/configuration_roberta_prelayernorm.py,
+#   data2vec/configuration_data2vec_text.py Data2VecTextConfig,
+#   distilbert/configuration_distilbert.py DistilBertConfig,
+#   mpnet/configuration_mpnet.py MPNetConfig, llama/configuration_llama.py
+#   LlamaConfig, mistral/configuration_mistral.py MistralConfig,
+#   qwen2/configuration_qwen2.py Qwen2Config, qwen3/configuration_qwen3.py
+#   Qwen3Config, gemma/configuration_gemma.py GemmaConfig,
+#   gemma2/configuration_gemma2.py Gemma2Config, gemma3/configuration_gemma3.py
+#   Gemma3TextConfig, phi3/configuration_phi3.py Phi3Config,
+#   modernbert/configuration_modernbert.py ModernBertConfig.
+# Only keys the derivation and the sizing read are listed. NomicBert is remote
+# code (no transformers class) and keeps the collection's own default.
+_BERT_SHAPE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
+CONFIG_CLASS_DEFAULTS = {
+    "bert": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=0, vocab_size=30522, type_vocab_size=2),
+    "roberta": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=1, vocab_size=50265, type_vocab_size=2),
+    "xlm-roberta": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=1, vocab_size=30522,
+                        type_vocab_size=2),
+    "xlm-roberta-xl": {"max_position_embeddings": 514, "pad_token_id": 1, "hidden_size": 2560,
+                       "num_hidden_layers": 36, "num_attention_heads": 32, "intermediate_size": 10240,
+                       "vocab_size": 250880, "type_vocab_size": 1},
+    "camembert": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=1, vocab_size=30522, type_vocab_size=2),
+    "electra": {"max_position_embeddings": 512, "pad_token_id": 0, "hidden_size": 256, "num_hidden_layers": 12,
+                "num_attention_heads": 4, "intermediate_size": 1024, "vocab_size": 30522, "type_vocab_size": 2},
+    "ernie": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=0, vocab_size=30522, type_vocab_size=2),
+    "albert": {"max_position_embeddings": 512, "pad_token_id": 0, "hidden_size": 4096, "num_hidden_layers": 12,
+               "num_attention_heads": 64, "intermediate_size": 16384, "vocab_size": 30000, "type_vocab_size": 2},
+    "roberta-prelayernorm": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=1, vocab_size=50265,
+                                 type_vocab_size=2),
+    "data2vec-text": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=1, vocab_size=30522,
+                          type_vocab_size=2),
+    # DistilBertConfig names its shape dim/n_layers/n_heads/hidden_dim (hidden_size etc. are aliases).
+    "distilbert": {"max_position_embeddings": 512, "pad_token_id": 0, "vocab_size": 30522, "dim": 768,
+                   "n_layers": 6, "n_heads": 12, "hidden_dim": 3072},
+    "mpnet": dict(_BERT_SHAPE, max_position_embeddings=512, pad_token_id=1, vocab_size=30527),
+    "llama": {"max_position_embeddings": 2048, "hidden_size": 4096, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "intermediate_size": 11008, "vocab_size": 32000},
+    "mistral": {"max_position_embeddings": 131072, "sliding_window": 4096, "hidden_size": 4096,
+                "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                "intermediate_size": 14336, "vocab_size": 32000},
+    "qwen2": {"max_position_embeddings": 32768, "use_sliding_window": False, "hidden_size": 4096,
+              "num_hidden_layers": 32, "num_attention_heads": 32, "intermediate_size": 22016, "vocab_size": 151936},
+    "qwen3": {"max_position_embeddings": 32768, "use_sliding_window": False, "hidden_size": 4096,
+              "num_hidden_layers": 32, "num_attention_heads": 32, "intermediate_size": 22016, "vocab_size": 151936,
+              "head_dim": 128},
+    "gemma": {"max_position_embeddings": 8192, "pad_token_id": 0, "hidden_size": 3072, "num_hidden_layers": 28,
+              "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256, "intermediate_size": 24576,
+              "vocab_size": 256000},
+    "gemma2": {"max_position_embeddings": 8192, "pad_token_id": 0, "sliding_window": 4096, "hidden_size": 2304,
+               "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+               "intermediate_size": 9216, "vocab_size": 256000},
+    "gemma3_text": {"max_position_embeddings": 131072, "pad_token_id": 0, "sliding_window": 4096,
+                    "hidden_size": 2304, "num_hidden_layers": 26, "num_attention_heads": 8,
+                    "num_key_value_heads": 4, "head_dim": 256, "intermediate_size": 9216, "vocab_size": 262208},
+    "phi3": {"max_position_embeddings": 4096, "pad_token_id": 32000, "hidden_size": 3072, "num_hidden_layers": 32,
+             "num_attention_heads": 32, "intermediate_size": 8192, "vocab_size": 32064},
+    "modernbert": {"max_position_embeddings": 8192, "pad_token_id": 50283, "hidden_size": 768,
+                   "num_hidden_layers": 22, "num_attention_heads": 12, "intermediate_size": 1152,
+                   "vocab_size": 50368},
+}
+
+
+def with_class_defaults(config):
+    """(config, [defaulted key...]): config.json completed with its transformers config class defaults.
+
+    Applied to the top level and to a nested text_config (vLLM's hf_text_config
+    is a config object of its own model_type). Keys already present, even as
+    null, are kept: transformers keeps an explicit null too.
+    """
+    added = []
+
+    def complete(part, prefix):
+        defaults = CONFIG_CLASS_DEFAULTS.get(part.get("model_type"))
+        if not defaults:
+            return part
+        part = dict(part)
+        for key, value in sorted(defaults.items()):
+            if key not in part:
+                part[key] = value
+                added.append("%s%s" % (prefix, key))
+        return part
+
+    completed = complete(config, "")
+    if isinstance(completed.get("text_config"), dict):
+        completed = dict(completed, text_config=complete(completed["text_config"], "text_config."))
+    return completed, added
+
+
 class MaxModelLenError(ValueError):
     """A requested length the model cannot serve, or a config vLLM would refuse."""
 
@@ -77,7 +179,28 @@ def _length_value(data, key, file_name):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MaxModelLenError("%s: %s must be a number, found %r" % (file_name, key, value))
+        raise MaxModelLenError("%s: %s must be a number, found %s %s" % (file_name, key, type(value).__name__,
+                                                                        _shown(value)))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise MaxModelLenError("%s: %s is %r, not a finite number (a value such as 1e400 overflows): fix the file "
+                               "or override it with hf_overrides" % (file_name, key, value))
+    if value <= 0:
+        raise MaxModelLenError("%s: %s must be positive, found %r" % (file_name, key, value))
+    return value
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _rope_number(rope, key, rope_key):
+    value = rope.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise MaxModelLenError("%s: %s.%s must be a positive number, found %s" % (CONFIG_FILE, rope_key, key,
+                                                                                 _shown(value)))
     return value
 
 
@@ -158,6 +281,9 @@ def derive_vllm_max_model_len(config, tokenizer_config, st_config, version,
                 notes.append("vLLM %s ignores %s (max_seq_length=%s) because it has no do_lower_case key"
                              % (version, st_name, st_length))
 
+    if not math.isfinite(derived):
+        raise MaxModelLenError("%s: the derived length (%s: %s) is not a finite number" % (CONFIG_FILE, source[0],
+                                                                                          source[1]))
     value = int(derived)
     if (rope is not None and rope["rope_type"] == "longrope"
             and version.has("longrope_defaults_to_original_length")):
@@ -184,11 +310,11 @@ def _apply_rope_scaling(derived, source, rope_key, rope, version, disable_slidin
         raise MaxModelLenError("vLLM refuses to disable the sliding window of a model with %s type %s"
                                % (rope_key, rope_type))
     # A null factor counts as 1.0 ("default" rope has no factor at all).
-    factor = rope.get("factor") or 1.0
+    factor = _rope_number(rope, "factor", rope_key) or 1.0
     if factor == 1.0:
         return derived, source
     if rope_type == "yarn":
-        original = rope.get("original_max_position_embeddings")
+        original = _rope_number(rope, "original_max_position_embeddings", rope_key)
         if original is None:
             raise MaxModelLenError("%s: %s of type yarn lacks original_max_position_embeddings" % (CONFIG_FILE, rope_key))
         return original * factor, (CONFIG_FILE, "%s.original_max_position_embeddings * %s.factor" % (rope_key, rope_key))

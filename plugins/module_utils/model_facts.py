@@ -7,11 +7,13 @@ Every role reads this structure, so its key names are a public interface
 """
 
 import copy
+import math
 import os
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.max_model_len import (
     ABSOLUTE_BY_DEFAULT,
     CONFIG_FILE,
+    LENGTH_KEYS,
     TOKENIZER_CONFIG_FILE,
     choose_max_model_len,
     derive_vllm_max_model_len,
@@ -19,6 +21,7 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.max_model_len impo
     position_limit,
     sentence_transformers_config,
     text_config,
+    with_class_defaults,
 )
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
     open_model_files,
@@ -68,6 +71,82 @@ class ModelFactsError(ValueError):
     """The model cannot be served as a pooling model the way it is configured."""
 
 
+def _positive_int(value):
+    return not isinstance(value, bool) and isinstance(value, int) and value > 0
+
+
+def _non_negative_int(value):
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+
+
+def _string_list(value):
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _finite_positive(value):
+    return (not isinstance(value, bool) and isinstance(value, (int, float))
+            and math.isfinite(value) and value > 0)
+
+
+# The config.json keys the facts read, with the type each must have; a wrong
+# type would otherwise surface as a Python error naming neither model nor key.
+_POSITIVE_INT = (_positive_int, "a positive integer")
+CONFIG_FIELD_TYPES = {
+    "architectures": (_string_list, "a list of class names (strings)"),
+    "model_type": (lambda v: isinstance(v, str), "a string"),
+    "torch_dtype": (lambda v: isinstance(v, str), "a string such as float16"),
+    "dtype": (lambda v: isinstance(v, str), "a string such as float16"),
+    "position_embedding_type": (lambda v: isinstance(v, str), "a string such as absolute"),
+    "activation_function": (lambda v: isinstance(v, str), "a string"),
+    "hidden_act": (lambda v: isinstance(v, str), "a string"),
+    "num_labels": _POSITIVE_INT,
+    "id2label": (lambda v: isinstance(v, dict), "a mapping"),
+    "auto_map": (lambda v: isinstance(v, dict), "a mapping"),
+    "text_config": (lambda v: isinstance(v, dict), "a mapping"),
+    "rope_scaling": (lambda v: isinstance(v, dict), "a mapping"),
+    "rope_parameters": (lambda v: isinstance(v, dict), "a mapping"),
+    "pad_token_id": (_non_negative_int, "a non-negative integer"),
+    "type_vocab_size": (_non_negative_int, "a non-negative integer"),
+    "max_trained_positions": _POSITIVE_INT,
+    "original_max_position_embeddings": (_finite_positive, "a positive number"),
+    "sliding_window": (_non_negative_int, "a non-negative integer"),
+    "is_causal": (lambda v: isinstance(v, bool), "a boolean"),
+    "use_sliding_window": (lambda v: isinstance(v, bool), "a boolean"),
+    "tie_word_embeddings": (lambda v: isinstance(v, bool), "a boolean"),
+    "attention_bias": (lambda v: isinstance(v, bool), "a boolean"),
+    "qkv_proj_bias": (lambda v: isinstance(v, bool), "a boolean"),
+    "mlp_fc1_bias": (lambda v: isinstance(v, bool), "a boolean"),
+    "head_dim": _POSITIVE_INT,
+    "num_key_value_heads": _POSITIVE_INT,
+    "vocab_size": _POSITIVE_INT,
+}
+for _key in (key for keys in SHAPE_ALIASES.values() for key in keys):
+    CONFIG_FIELD_TYPES[_key] = _POSITIVE_INT
+# The length keys are checked where they are read (max_model_len._length_value).
+for _key in LENGTH_KEYS:
+    CONFIG_FIELD_TYPES.pop(_key, None)
+
+
+def config_problems(config, label):
+    """Messages for config.json values (top level and text_config) of the wrong type; null counts as absent."""
+    problems = []
+    parts = [("", config)]
+    if isinstance(config.get("text_config"), dict):
+        parts.append(("text_config.", config["text_config"]))
+    for prefix, part in parts:
+        for key, (valid, what) in sorted(CONFIG_FIELD_TYPES.items()):
+            value = part.get(key)
+            if value is not None and not valid(value):
+                problems.append("%s: %s%s must be %s, found %s %s" % (
+                    label, prefix, key, what, type(value).__name__, _shown(value)))
+    return problems
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def resolve_model(model, revision=None, token=None, cache_dir=None, offline=False,
                   vllm_version=DEFAULT_VLLM_VERSION, max_model_len=None, hf_overrides=None,
                   disable_sliding_window=False):
@@ -79,11 +158,35 @@ def resolve_model(model, revision=None, token=None, cache_dir=None, offline=Fals
 
 def facts_from_files(model_files, version, requested_max_model_len=None, user_overrides=None,
                      disable_sliding_window=False):
-    """Facts from opened model files (model_files.open_model_files) for a parsed vLLM version."""
+    """Facts from opened model files (model_files.open_model_files) for a parsed vLLM version.
+
+    Raises a ValueError subclass naming the model and the file and key for
+    anything malformed: a bad model file must never surface as a Python error.
+    """
+    try:
+        return _facts_from_files(model_files, version, requested_max_model_len, user_overrides,
+                                 disable_sliding_window)
+    except ValueError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, OverflowError, ZeroDivisionError,
+            RecursionError) as exc:
+        raise ModelFactsError("%s: a model file has a value the collection cannot use (%s: %s); check config.json "
+                              "and the sentence-transformers files" % (model_files.model, type(exc).__name__,
+                                                                       _shown(str(exc))[1:-1])) from exc
+
+
+def _facts_from_files(model_files, version, requested_max_model_len, user_overrides, disable_sliding_window):
     raw_config = model_files.read_json(CONFIG_FILE, required=True)
+    if not isinstance(user_overrides or {}, dict):
+        raise ModelFactsError("%s: hf_overrides must be a mapping" % model_files.model)
     needed_overrides = _needed_overrides(model_files.model, raw_config, user_overrides or {})
     hf_overrides = apply_overrides(needed_overrides, user_overrides or {})
     config = apply_overrides(raw_config, hf_overrides)
+    problems = config_problems(config, model_files.describe(CONFIG_FILE))
+    if problems:
+        raise ModelFactsError("; ".join(problems[:10]) + (" (and %d more)" % (len(problems) - 10)
+                                                          if len(problems) > 10 else ""))
+    config, defaulted = with_class_defaults(config)
     text = text_config(config)
 
     architecture = (config.get("architectures") or [""])[0]
@@ -109,6 +212,9 @@ def facts_from_files(model_files, version, requested_max_model_len=None, user_ov
     config_dtype = config.get("torch_dtype") or config.get("dtype") or text.get("torch_dtype")
 
     notes = list(derived["notes"])
+    if defaulted:
+        notes.append("config.json omits %s: transformers' %s config class defaults apply, as they do in vLLM"
+                     % (", ".join(defaulted), config.get("model_type")))
     if limit is not None and derived["value"] > limit["value"]:
         notes.append("vLLM %s would derive %d, above the position table (%d); deploying at most %d"
                      % (version, derived["value"], limit["value"], limit["value"]))
@@ -241,16 +347,28 @@ def _sentence_transformers_pipeline(model_files):
             raise ModelFactsError("%s: every entry must be an object" % model_files.describe(MODULES_FILE))
         kind = str(module.get("type", "")).rsplit(".", 1)[-1]
         path = module.get("path") or ""
+        if not isinstance(path, str) or path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/"):
+            raise ModelFactsError("%s: path %s must be a folder inside the model"
+                                  % (model_files.describe(MODULES_FILE), _shown(path)))
         if kind == "Normalize":
             pipeline["normalize"] = True
         elif kind == "Pooling":
             pooling = model_files.read_json("%s/config.json" % (path or "1_Pooling")) or {}
             pipeline["pooling_type"] = next((name for flag, name in POOLING_MODES if pooling.get(flag)), None)
-            pipeline["pooling_dimension"] = pooling.get("word_embedding_dimension")
+            pipeline["pooling_dimension"] = _module_int(model_files, "%s/config.json" % (path or "1_Pooling"),
+                                                        pooling, "word_embedding_dimension")
         elif kind == "Dense":
             dense = model_files.read_json("%s/config.json" % path, required=True)
-            pipeline["dense_out_features"] = dense.get("out_features")
+            pipeline["dense_out_features"] = _module_int(model_files, "%s/config.json" % path, dense, "out_features")
     return pipeline
+
+
+def _module_int(model_files, name, data, key):
+    value = data.get(key)
+    if value is not None and not _positive_int(value):
+        raise ModelFactsError("%s: %s must be a positive integer, found %s %s"
+                              % (model_files.describe(name), key, type(value).__name__, _shown(value)))
+    return value
 
 
 def _embedding_dimension(pipeline, shape):

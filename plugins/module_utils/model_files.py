@@ -144,11 +144,33 @@ def read_safetensors_header(path, label=None):
             raw = handle.read(header_size)
     except OSError as exc:
         raise ModelFileError("cannot read %s: %s" % (label, exc)) from exc
+    if len(raw) != header_size:
+        raise ModelFileError("%s is truncated: its header announces %d bytes but the file holds %d"
+                             % (label, header_size, len(raw)))
     try:
         header = json.loads(raw)
-    except ValueError as exc:
+    except ValueError as exc:  # includes UnicodeDecodeError
         raise ModelFileError("malformed safetensors header in %s: %s" % (label, exc)) from exc
-    return {name: (info["dtype"], list(info["shape"])) for name, info in header.items() if name != "__metadata__"}
+    if not isinstance(header, dict):
+        raise ModelFileError("malformed safetensors header in %s: it must be a JSON object, found %s"
+                             % (label, type(header).__name__))
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if not isinstance(dtype, str) or not isinstance(shape, list) or not all(
+                isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape):
+            raise ModelFileError("malformed safetensors header in %s: tensor %s needs a string dtype and a shape "
+                                 "of non-negative integers, found %s" % (label, _shown(name), _shown(info)))
+        tensors[name] = (dtype, list(shape))
+    return tensors
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class HubModelFiles(_ModelFiles):

@@ -24,13 +24,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_files import (  # noqa: F401 (re-exported)
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_files import (
     DEFAULT_IGNORE_PATTERNS,
     ModelPrepError,
-    _CHUNK,
-    _PARTIAL_SUFFIX,
-    _SHA256_HEX,
-    _normalise_pattern,
     cached_file_sha256,
     content_id,
     file_digests,
@@ -41,15 +37,8 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_files i
     safetensors_preference_ignores,
     select_files,
 )
-from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_hub import (  # noqa: F401 (re-exported)
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_hub import (
     Source,
-    _copy_atomically,
-    _expected,
-    _extra_files,
-    _hub_call,
-    _hub_error,
-    _matches,
-    _remove_empty_dirs,
     download_snapshot,
     is_offline,
     open_source,
@@ -57,16 +46,13 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_hub imp
     prepare_folder,
     write_folder,
 )
-from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_s3 import (  # noqa: F401 (re-exported)
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_s3 import (
     BAD_CREDENTIAL_CODES,
     MIB,
     MISSING_BUCKET_CODES,
     S3SyncError,
     SHA256_METADATA_KEY,
-    _client_error_code,
-    _s3_errors,
     _upload_order,
-    _verify_upload,
     explain_s3_error,
     import_boto3,
     list_objects,
@@ -79,6 +65,7 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_s3 impo
 )
 
 __all__ = [
+    "_upload_order",
     "BAD_CREDENTIAL_CODES",
     "DEFAULT_IGNORE_PATTERNS",
     "MIB",

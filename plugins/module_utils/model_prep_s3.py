@@ -37,6 +37,7 @@ MISSING_BUCKET_CODES = frozenset(("NoSuchBucket",))
 SHA256_METADATA_KEY = "sha256"
 MIB = 1024 * 1024
 
+
 class S3SyncError(ModelPrepError):
     """An S3 operation failed; .done lists what was completed before the failure."""
 

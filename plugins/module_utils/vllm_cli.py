@@ -34,14 +34,140 @@ OPTIONS = frozenset((
     "extra_args", "env", "offline",
 ))
 
-# Flags this module owns; setting them again through extra_args would
-# silently override a validated value.
-MANAGED_FLAGS = frozenset((
-    "--model", "--served-model-name", "--runner", "--convert", "--max-model-len", "--gpu-memory-utilization",
-    "--dtype", "--hf-overrides", "--trust-remote-code", "--disable-sliding-window", "--max-num-batched-tokens",
-    "--max-num-seqs", "--pooler-config", "--override-pooler-config", "--enforce-eager", "--chat-template",
-    "--port", "--host", "--revision",
-))
+# Flags this module owns, with the catalogue setting that controls each one:
+# setting them again through extra_args would silently override a validated
+# value (vLLM's parser lets the later duplicate win).
+MANAGED_FLAGS = {
+    "--model": "the entry's model",
+    "--served-model-name": "served_model_name",
+    "--runner": "nothing: the collection always serves pooling models with --runner pooling",
+    "--convert": "nothing: it follows from the model's architecture",
+    "--task": "nothing: the task follows from the model's architecture (--runner/--convert)",
+    "--max-model-len": "max_model_len",
+    "--gpu-memory-utilization": "embedserve_gpus (the GPU plan sets each model's share)",
+    "--dtype": "dtype",
+    "--hf-overrides": "hf_overrides",
+    "--trust-remote-code": "nothing: it follows from the model's config.json (auto_map)",
+    "--disable-sliding-window": "disable_sliding_window",
+    "--max-num-batched-tokens": "max_num_batched_tokens",
+    "--max-num-seqs": "max_num_seqs",
+    "--pooler-config": "nothing: it follows from the sentence-transformers pooling config",
+    "--override-pooler-config": "nothing: it follows from the sentence-transformers pooling config",
+    "--enforce-eager": "enforce_eager",
+    "--chat-template": "nothing: pooling models are served without a chat template",
+    "--port": "nothing: the collection fixes the container port",
+    "--host": "nothing: the collection fixes the listen address",
+    "--revision": "revision",
+    # Secrets must come from Secrets, never from the pod arguments (visible in
+    # the Deployment, --diff output and rendered files).
+    "--api-key": "api_key: true (the key is generated into a Secret and passed as VLLM_API_KEY)",
+    "--hf-token": "embedserve_hf_token (stored in a Secret and passed as HF_TOKEN)",
+    # A config file can set every flag above.
+    "--config": "the individual catalogue settings (a config file can set any managed flag)",
+}
+
+
+SECRET_FLAGS = frozenset(("--api-key", "--hf-token"))
+
+
+def _flag_name(token):
+    """The option a command-line token sets, spelt as vLLM's parser normalises it, or None.
+
+    vLLM's FlexibleArgumentParser turns '_' into '-' in the name (up to the
+    first '.'), splits '--flag=value', and treats '--flag.key value' as part
+    of the JSON option --flag.
+    """
+    if not token.startswith("--") or token == "--":
+        return None
+    name = token.split("=", 1)[0].split(".", 1)[0]
+    return "--" + name[2:].replace("_", "-").rstrip("+")
+
+
+def _managed_flag(name):
+    """The managed flag that name sets, or None.
+
+    argparse accepts unambiguous abbreviations (allow_abbrev is on in vLLM's
+    parser) and BooleanOptionalAction adds --no-<flag>, so a prefix of a
+    managed flag, with or without --no-, counts as that flag.
+    """
+    candidates = [name]
+    if name.startswith("--no-"):
+        candidates.append("--" + name[len("--no-"):])
+    for candidate in candidates:
+        if len(candidate) <= 2:
+            continue
+        if candidate in MANAGED_FLAGS:
+            return candidate
+        matches = sorted(flag for flag in MANAGED_FLAGS if flag.startswith(candidate))
+        if matches:
+            return matches[0]
+    return None
+
+
+def secret_values(extra_args):
+    """The values given to secret flags (--api-key, --hf-token) in extra_args, so callers can mask them."""
+    values = []
+    if not isinstance(extra_args, (list, tuple)):
+        return values
+    words = []
+    for arg in extra_args:
+        if isinstance(arg, str):
+            words.extend(arg.split() if arg.lstrip().startswith("-") else [arg])
+    for index, word in enumerate(words):
+        name = _flag_name(word)
+        if name is None or _managed_flag(name) not in SECRET_FLAGS:
+            continue
+        if "=" in word:
+            values.append(word.split("=", 1)[1])
+        elif index + 1 < len(words):
+            values.append(words[index + 1])
+    # whole items too (a flag and its value in one item)
+    values.extend(arg for arg in extra_args if isinstance(arg, str) and any(value and value in arg for value in values))
+    return [value for value in values if value]
+
+
+def _shown(text, limit=60):
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def extra_args_problems(extra_args, version=None, field="extra_args"):
+    """Every reason extra_args cannot be passed to vLLM, as messages naming the setting to use instead."""
+    if not isinstance(extra_args, (list, tuple)):
+        return ["%s must be a list of strings, such as ['--enable-prefix-caching']" % field]
+    problems = []
+    for index, arg in enumerate(extra_args):
+        where = "%s[%d]" % (field, index)
+        if isinstance(arg, bool) or not isinstance(arg, (str, int, float)):
+            problems.append("%s must be a string, found %s: %s must be a list of strings"
+                            % (where, type(arg).__name__, field))
+            continue
+        arg = str(arg)
+        if any(ord(char) < 32 and char not in "\t" for char in arg) or "\x7f" in arg:
+            problems.append("%s %s contains control characters (newline, ...): remove them" % (where, _shown(arg)))
+            continue
+        words = arg.split() if arg.lstrip().startswith("-") else [arg]
+        flags = [(word, _flag_name(word)) for word in words]
+        named = False
+        for word, name in flags:
+            managed = _managed_flag(name) if name else None
+            if managed is None:
+                continue
+            named = True
+            if managed == "--task":
+                problems.append("%s: --task must not be used with vLLM %s: it is deprecated from 0.10.1 and "
+                                "removed in 0.13; the collection passes --runner pooling (and --convert when "
+                                "needed)" % (where, version or "0.10.1 or later"))
+                continue
+            written = word.split("=", 1)[0]
+            spelt = "" if written == managed else " (written %s, which vLLM reads as %s)" % (_shown(written), managed)
+            reason = ("a secret in the pod arguments is readable by anyone who can read the Deployment"
+                      if managed in SECRET_FLAGS else "the collection sets it")
+            problems.append("%s: extra_args must not set %s%s: %s; use %s instead"
+                            % (where, managed, spelt, reason, MANAGED_FLAGS[managed]))
+        if not named and len(words) > 1:
+            problems.append("%s %s holds several words in one item: vLLM receives it as one argument; give each "
+                            "flag and each value as its own list item" % (where, _shown(arg)))
+    return problems
 
 
 class VllmCliError(ValueError):
@@ -177,17 +303,10 @@ def _port(value):
 
 
 def _extra_args(extra_args, version):
-    if isinstance(extra_args, str) or not all(isinstance(arg, str) for arg in extra_args):
-        raise VllmCliError("extra_args must be a list of strings")
-    for arg in extra_args:
-        flag = arg.split("=", 1)[0]
-        if flag == "--task":
-            raise VllmCliError("--task must not be used with vLLM %s: it is deprecated from 0.10.1 and removed in "
-                               "0.13; the collection passes --runner pooling (and --convert when needed)" % version)
-        if flag in MANAGED_FLAGS:
-            raise VllmCliError("extra_args must not set %s: the collection sets it from the model facts and options"
-                               % flag)
-    return list(extra_args)
+    problems = extra_args_problems(extra_args, version)
+    if problems:
+        raise VllmCliError("; ".join(problems))
+    return [str(arg) for arg in extra_args]
 
 
 def _env(options, model_path):

@@ -24,8 +24,8 @@ def _release_text(release):
 
 # "0.10.1 to 0.33.x": the last supported minor, any patch.
 SUPPORTED_RANGE = "%s to %d.%d.x" % (_release_text(SUPPORTED_MIN), SUPPORTED_BELOW[0], SUPPORTED_BELOW[1] - 1)
-SUPPORTED_RANGE_TEXT = "%s (%s <= version < %d.%d)" % (SUPPORTED_RANGE, _release_text(SUPPORTED_MIN),
-                                                        SUPPORTED_BELOW[0], SUPPORTED_BELOW[1])
+SUPPORTED_RANGE_TEXT = "%s (%s <= version < %d.%d)" % (
+    SUPPORTED_RANGE, _release_text(SUPPORTED_MIN), SUPPORTED_BELOW[0], SUPPORTED_BELOW[1])
 
 # Release in which each behaviour the collection depends on first appears.
 # Behaviours older than SUPPORTED_MIN (tokenizer cap for absolute-position

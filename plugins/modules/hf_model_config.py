@@ -309,6 +309,7 @@ vocab_size:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import bounded, unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
     import_huggingface_hub,
@@ -349,8 +350,10 @@ def main():
             hf_overrides=params["hf_overrides"],
             disable_sliding_window=params["disable_sliding_window"],
         )
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    except ValueError as exc:  # UnsupportedVllmVersion, ModelFileError, ...: the message names model and field
+        module.fail_json(msg=bounded(exc))
+    except Exception as exc:  # never a traceback, whatever the model files hold
+        module.fail_json(msg=unexpected(exc, "reading model %s" % params["model"]))
     module.exit_json(changed=False, **facts)
 
 

@@ -7,8 +7,12 @@ module: model_catalogue
 short_description: Resolve a catalogue of vLLM pooling models into one deployable structure
 version_added: "1.0.0"
 description:
-  - Checks every catalogue entry before anything is deployed (unique DNS-1035 names, known keys and types,
-    image pinned by tag or digest and matching O(vllm_version)) and reports all problems at once.
+  - Checks every catalogue entry and the collection settings before anything is deployed against one nested
+    schema (unique DNS-1035 names; known keys at every level, with the nearest valid key suggested for a typo;
+    Kubernetes rules for labels, selectors, tolerations, affinity, resources, environment variable names, Route
+    hosts and the int32 replica range; C(extra_args) read the way vLLM's parser reads them; image pinned by a
+    release tag matching O(vllm_version) or a full sha256 digest) and reports all problems at once, each naming
+    the entry and the field.
   - Reads each distinct model once, exactly as M(embedserve.vllm.hf_model_config) does, places all GPU models
     with the C(gpu_plan) logic, and builds the vLLM command, environment, resources, probes and scheduling of
     every model for its deployment mode.
@@ -37,8 +41,13 @@ options:
         C(max_num_batched_tokens), C(max_num_seqs), C(enforce_eager), C(gpu), C(image), C(resources)
         (C(requests)/C(limits)), C(node_selector), C(tolerations), C(affinity), C(route)
         (C(enabled), C(host), C(path), C(timeout)), C(network_policy), C(api_key), C(labels),
-        C(startup_timeout) (seconds), C(storage) (C(type) C(pvc) or C(s3), C(connection), C(path)) and
-        C(disable_sliding_window). Unknown keys are errors.
+        C(startup_timeout) (seconds), C(storage) (C(type) C(pvc) or C(s3), C(connection), C(path)),
+        C(disable_sliding_window) and C(device) (C(gpu) or C(cpu); C(gpu=false) is the older spelling of
+        C(device=cpu)). Unknown keys are errors.
+      - Labels may not set C(app.kubernetes.io/name), C(app.kubernetes.io/instance),
+        C(app.kubernetes.io/managed-by) or C(embedserve.io/*) keys; C(env) may not set C(VLLM_API_KEY) or
+        C(HF_TOKEN) (use C(api_key) and the Hugging Face token setting); C(extra_args) may not set a flag the
+        collection manages, in any spelling, nor C(--api-key).
     type: list
     elements: dict
     required: true
@@ -186,13 +195,28 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import CatalogueError, resolve_catalogue
-from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import bounded, unexpected
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import resolve_catalogue
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue_schema import SECRET_ENV
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import ModelFactsError, resolve_model
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
     import_huggingface_hub,
     looks_like_local_path,
 )
+from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_cli import secret_values
 from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions import DEFAULT_VLLM_VERSION
+
+
+def _misplaced_secrets(models, defaults):
+    values = set()
+    for entry in list(models or []) + [defaults or {}]:
+        if not isinstance(entry, dict):
+            continue
+        values.update(secret_values(entry.get("extra_args")))
+        env = entry.get("env")
+        if isinstance(env, dict):
+            values.update(str(value) for name, value in env.items() if name in SECRET_ENV and value not in (None, ""))
+    return values
 
 
 def main():
@@ -222,6 +246,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    # A secret given where it does not belong (extra_args --api-key, env
+    # VLLM_API_KEY) is refused below; it must not be echoed either, in the
+    # message or in the invocation shown at -vvv.
+    module.no_log_values.update(_misplaced_secrets(params["models"], params["defaults"]))
     if params["hf_endpoint"]:
         # huggingface_hub reads HF_ENDPOINT when it is first imported, which is below
         os.environ["HF_ENDPOINT"] = params["hf_endpoint"].rstrip("/")
@@ -231,10 +259,15 @@ def main():
         module.fail_json(msg=missing_required_lib("huggingface_hub"), exception=str(import_huggingface_hub()[1]))
 
     def resolver(model, revision, max_model_len, hf_overrides, disable_sliding_window):
-        return resolve_model(model, revision=revision, token=params["token"], cache_dir=params["cache_dir"],
-                             offline=params["offline"], vllm_version=params["vllm_version"],
-                             max_model_len=max_model_len, hf_overrides=hf_overrides,
-                             disable_sliding_window=disable_sliding_window)
+        try:
+            return resolve_model(model, revision=revision, token=params["token"], cache_dir=params["cache_dir"],
+                                 offline=params["offline"], vllm_version=params["vllm_version"],
+                                 max_model_len=max_model_len, hf_overrides=hf_overrides,
+                                 disable_sliding_window=disable_sliding_window)
+        except ValueError:
+            raise
+        except Exception as exc:  # OSError and anything a model file provokes: reported per model
+            raise ModelFactsError(unexpected(exc, "reading model %s" % model)) from exc
 
     settings = dict((key, params[key]) for key in (
         "vllm_version", "image", "default_mode", "namespace", "gpus", "model_source", "cache_pvc_name",
@@ -242,8 +275,10 @@ def main():
         "run_as_user"))
     try:
         result = resolve_catalogue(params["models"], settings, resolver, defaults=params["defaults"])
-    except CatalogueError as exc:
-        module.fail_json(msg=str(exc))
+    except ValueError as exc:  # CatalogueError, UnsupportedVllmVersion, ...: messages name entry and field
+        module.fail_json(msg=bounded(exc))
+    except Exception as exc:  # never a traceback, whatever the input
+        module.fail_json(msg=unexpected(exc, "resolving the model catalogue"))
     module.exit_json(changed=False, **result)
 
 

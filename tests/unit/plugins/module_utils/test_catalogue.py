@@ -184,6 +184,11 @@ def test_every_problem_is_reported_at_once_before_reading_any_model(settings, re
     ("docker.io/vllm/vllm-openai", "has no tag"),
     ("docker.io/vllm/vllm-openai:v0.30.0", "is vLLM 0.30.0 but the arguments are built for vLLM 0.32.0"),
     ("registry.local:5000/vllm/vllm-openai", "has no tag"),
+    # a product tag names no vLLM release: pin such images by digest
+    ("registry.local:5000/vllm/vllm-openai:rhoai-2.25", "names no vLLM release"),
+    ("docker.io/vllm/vllm-openai:nightly", "names no vLLM release"),
+    ("docker.io/vllm/vllm-openai@sha256:", "incomplete digest"),
+    ("docker.io/vllm/vllm-openai@sha256:" + "a" * 63, "incomplete digest"),
 ])
 def test_images_must_be_pinned_to_the_version_the_arguments_target(image, problem):
     assert problem in check_image(image, "0.32.0", "embedserve_models[0]")
@@ -193,7 +198,8 @@ def test_images_must_be_pinned_to_the_version_the_arguments_target(image, proble
     "docker.io/vllm/vllm-openai:v0.32.0",
     "docker.io/vllm/vllm-openai:v0.32.1",
     "quay.io/modh/vllm@sha256:" + "0" * 64,
-    "registry.local:5000/vllm/vllm-openai:rhoai-2.25",
+    "registry.local:5000/vllm/vllm-openai:v0.32.0-cu128",
+    "docker.io/vllm/vllm-openai:v0.32",
 ])
 def test_pinned_images_pass(image):
     assert check_image(image, "0.32.0", "embedserve_models[0]") is None

@@ -178,7 +178,11 @@ def test_disabling_sliding_window_with_rope_scaling_is_refused(model_dir):
 
 
 def test_no_length_key_falls_back_to_2048_and_accepts_longer_requests(model_dir):
+    # A model type without a transformers config class (remote code): no class
+    # default exists, so vLLM's own 2048 fallback applies. (This test used a
+    # qwen3 config, which is wrong: Qwen3Config supplies 32768, see below.)
     config = {key: value for key, value in QWEN3.items() if key != "max_position_embeddings"}
+    config.update(model_type="custom_remote", architectures=["CustomRemoteModel"])
     facts = resolve_model(model_dir(config), vllm_version="0.32.0")
     assert facts["vllm_max_model_len"] == 2048
     assert facts["vllm_max_model_len_source"]["file"] is None
@@ -246,3 +250,23 @@ def test_empty_st_file_is_skipped_for_the_next_one(model_dir):
     facts = resolve_model(path, vllm_version="0.31.0")
     assert facts["vllm_max_model_len_source"] == {"file": "sentence_roberta_config.json", "key": "max_seq_length"}
     assert facts["vllm_max_model_len"] == 128
+
+
+@pytest.mark.parametrize("config, expected", [
+    # transformers 5.19.0 BertConfig / Qwen3Config / MistralConfig / XLMRobertaConfig defaults
+    (BERT, 512),
+    (QWEN3, 32768),
+    (MISTRAL, 131072),
+    ({"architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "hidden_size": 768,
+      "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 250002}, 510),
+])
+def test_missing_length_takes_the_transformers_config_class_default(model_dir, config, expected):
+    config = {key: value for key, value in config.items() if key != "max_position_embeddings"}
+    facts = resolve_model(model_dir(config), vllm_version="0.32.0")
+    # vLLM reads the config object, whose class supplies the default; not its 2048 fallback
+    assert facts["max_model_len"] == expected
+    assert facts["vllm_max_model_len_source"]["file"] == "config.json"
+    assert any("max_position_embeddings" in note and "defaults apply" in note for note in facts["notes"])
+    # and a longer request is refused, as vLLM refuses it
+    with pytest.raises(MaxModelLenError, match="too long"):
+        resolve_model(model_dir(config, name="longer"), vllm_version="0.32.0", max_model_len=expected * 4)
