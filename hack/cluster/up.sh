@@ -78,6 +78,15 @@ componentsPatches:
       # Test state only: skip fsync so the control plane stays fast on a busy disk.
       - key: unsafe-no-fsync
         value: "true"
+  # kwok's binary runtime manages every node by default; limit it to the
+  # annotated fake nodes so a real kubelet (hack/node/up.sh) runs its own
+  # node and pods. The later flag wins over kwokctl's --manage-all-nodes=true.
+  - name: kwok-controller
+    extraArgs:
+      - key: manage-all-nodes
+        value: "false"
+      - key: manage-nodes-with-annotation-selector
+        value: kwok.x-k8s.io/node=fake
 EOF
   # kwok loads its built-in Stages only when none are given, so pass the node
   # and pod Stages explicitly alongside the volume Stages that bind PVCs.

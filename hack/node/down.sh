@@ -45,6 +45,10 @@ ip link del "$EMBEDSERVE_NODE_BRIDGE" 2>/dev/null || true
 if kubectl get --raw /readyz >/dev/null 2>&1; then
   kubectl delete node "$EMBEDSERVE_NODE_NAME" --ignore-not-found >/dev/null 2>&1 || true
 fi
+if grep -q " # embedserve real node$" /etc/hosts; then
+  # /etc/hosts may be a bind mount: rewrite it in place rather than replace it
+  hosts=$(grep -v " # embedserve real node$" /etc/hosts); printf '%s\n' "$hosts" > /etc/hosts
+fi
 rm -rf "$s"
 rm -f "$EMBEDSERVE_NODE_CACHE/containerd.owner"
 log "real node $EMBEDSERVE_NODE_NAME stopped"

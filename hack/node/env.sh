@@ -12,7 +12,7 @@ EMBEDSERVE_NODE_NAME=${EMBEDSERVE_NODE_NAME:-real-node}
 # (logs, exec, port-forward) at the node's InternalIP: a private address on a
 # link-local-only bridge (this VM's kernel has no dummy interfaces).
 EMBEDSERVE_NODE_IP=${EMBEDSERVE_NODE_IP:-10.250.0.1}
-EMBEDSERVE_NODE_BRIDGE=embedserve-node0
+EMBEDSERVE_NODE_BRIDGE=embedserve-nd0  # interface names: at most 15 characters
 EMBEDSERVE_NODE_POD_CIDR=${EMBEDSERVE_NODE_POD_CIDR:-10.244.7.0/24}
 EMBEDSERVE_NODE_CNI_BRIDGE=embedserve-cni0
 # The taint and label CPU models need (toleration, node_selector) to land

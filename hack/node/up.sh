@@ -23,6 +23,10 @@ kubectl() { "$EMBEDSERVE_CLUSTER_STATE/bin/kubectl" --kubeconfig "$node_kubeconf
 alive() { [ -f "$s/$1.pid" ] && kill -0 "$(cat "$s/$1.pid")" 2>/dev/null; }
 
 kubectl get --raw /readyz >/dev/null 2>&1 || { log "no running cluster at $node_kubeconfig: run hack/cluster/up.sh first"; exit 1; }
+# The API server reaches a kubelet at the node's first address type it can
+# use, Hostname before InternalIP: make the node name resolve to the node IP.
+hosts_line="$EMBEDSERVE_NODE_IP $EMBEDSERVE_NODE_NAME # embedserve real node"
+grep -qxF "$hosts_line" /etc/hosts || echo "$hosts_line" >> /etc/hosts
 if alive kubelet && alive containerd && alive kube-proxy; then
   log "reusing the running node $EMBEDSERVE_NODE_NAME ($s)"; exit 0
 fi
