@@ -173,8 +173,8 @@ class String(Node):
 
     def check(self, value, path, report):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            report.add(path, "%s is a %s, not a string%s" % (shown(value), _kind(value),
-                                                              ": quote it" if isinstance(value, bool) else ""))
+            hint = ": quote it" if isinstance(value, bool) else ""
+            report.add(path, "%s is a %s, not a string%s" % (shown(value), _kind(value), hint))
             return INVALID
         if isinstance(value, float) and not math.isfinite(value):
             report.add(path, "%s is not a string" % shown(value))
@@ -205,8 +205,8 @@ class Choice(Node):
     def check(self, value, path, report):
         if not isinstance(value, str) or value not in self.choices:
             close = difflib.get_close_matches(str(value), self.choices, n=1) if isinstance(value, str) else []
-            report.add(path, "%s must be one of %s%s" % (shown(value), ", ".join(self.choices),
-                                                           " (did you mean '%s'?)" % close[0] if close else ""))
+            hint = " (did you mean '%s'?)" % close[0] if close else ""
+            report.add(path, "%s must be one of %s%s" % (shown(value), ", ".join(self.choices), hint))
             return INVALID
         return value
 
@@ -273,8 +273,8 @@ class Mapping(Node):
 
     def check(self, value, path, report):
         if not isinstance(value, dict):
-            report.add(path, "%s is a %s, not a mapping of %s" % (shown(value), _kind(value),
-                                                                 ", ".join(sorted(self.fields))))
+            known = ", ".join(sorted(self.fields))
+            report.add(path, "%s is a %s, not a mapping of %s" % (shown(value), _kind(value), known))
             return INVALID
         cleaned, ok = {}, True
         for key, item in value.items():

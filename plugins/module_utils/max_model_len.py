@@ -179,8 +179,8 @@ def _length_value(data, key, file_name):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MaxModelLenError("%s: %s must be a number, found %s %s" % (file_name, key, type(value).__name__,
-                                                                        _shown(value)))
+        raise MaxModelLenError("%s: %s must be a number, found %s %s"
+                               % (file_name, key, type(value).__name__, _shown(value)))
     if isinstance(value, float) and not math.isfinite(value):
         raise MaxModelLenError("%s: %s is %r, not a finite number (a value such as 1e400 overflows): fix the file "
                                "or override it with hf_overrides" % (file_name, key, value))
@@ -199,8 +199,8 @@ def _rope_number(rope, key, rope_key):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise MaxModelLenError("%s: %s.%s must be a positive number, found %s" % (CONFIG_FILE, rope_key, key,
-                                                                                 _shown(value)))
+        raise MaxModelLenError("%s: %s.%s must be a positive number, found %s"
+                               % (CONFIG_FILE, rope_key, key, _shown(value)))
     return value
 
 
@@ -282,8 +282,8 @@ def derive_vllm_max_model_len(config, tokenizer_config, st_config, version,
                              % (version, st_name, st_length))
 
     if not math.isfinite(derived):
-        raise MaxModelLenError("%s: the derived length (%s: %s) is not a finite number" % (CONFIG_FILE, source[0],
-                                                                                          source[1]))
+        raise MaxModelLenError("%s: the derived length (%s: %s) is not a finite number"
+                               % (CONFIG_FILE, source[0], source[1]))
     value = int(derived)
     if (rope is not None and rope["rope_type"] == "longrope"
             and version.has("longrope_defaults_to_original_length")):

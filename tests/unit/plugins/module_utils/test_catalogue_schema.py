@@ -115,8 +115,8 @@ def test_each_bad_value_is_named_with_entry_and_field(settings, extra, expected)
                      {"key": "a", "value": "b", "effect": "NoExecute", "tolerationSeconds": 30}]},
     {"node_selector": {"nvidia.com/gpu.product": "NVIDIA-A10G"}},
     {"env": {"VLLM_LOGGING_LEVEL": "DEBUG", "my.var-1": 3}},
-    {"resources": {"requests": {"cpu": "500m", "memory": "4Gi"}, "limits": {"cpu": 2, "memory": "6Gi",
-                                                                           "nvidia.com/gpu": "1"}}},
+    {"resources": {"requests": {"cpu": "500m", "memory": "4Gi"},
+                   "limits": {"cpu": 2, "memory": "6Gi", "nvidia.com/gpu": "1"}}},
     {"route": {"enabled": "true", "host": "minilm.apps.example.com", "path": "/v1", "timeout": "5m"}},
     {"storage": {"type": "s3", "connection": "aws-connection-models", "path": "models/minilm"}},
     {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [

@@ -47,8 +47,8 @@ def test_an_unexpected_error_while_reading_a_model_is_reported_per_model(capsys,
         raise KeyError("dtype")
 
     monkeypatch.setattr(model_catalogue, "resolve_model", explode)
-    code, result = run(capsys, model_catalogue, **catalogue_args([{"name": "minilm", "model": minilm_dir,
-                                                                    "gpu": False}]))
+    models = [{"name": "minilm", "model": minilm_dir, "gpu": False}]
+    code, result = run(capsys, model_catalogue, **catalogue_args(models))
     assert code == 1 and "exception" not in result
     assert "minilm (%s): unexpected KeyError while reading model %s" % (minilm_dir, minilm_dir) in result["msg"]
 
