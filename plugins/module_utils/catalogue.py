@@ -270,7 +270,14 @@ def resolve_catalogue(models, settings, resolver, defaults=None):
 
 
 def _plan(entries, settings):
-    gpu_entries = [e for e in entries if e.get("gpu", True) and e["replicas"] > 0]
+    cpu_entries = [e for e in entries if device_of(e) == "cpu"]
+    if cpu_entries and settings.get("cpu_image"):
+        # CPU models run the CPU image: refuse an unpinned one before anything is deployed.
+        problem = check_image(settings.get("cpu_image"), settings["vllm_version"], "embedserve_cpu_image (used by %s)"
+                              % ", ".join(e["name"] for e in cpu_entries))
+        if problem:
+            raise CatalogueError("the model catalogue has 1 problem(s), nothing was deployed:\n- %s" % problem)
+    gpu_entries = [e for e in entries if device_of(e) == "gpu" and e["replicas"] > 0]
     if not gpu_entries:
         return {"models": {}, "gpus": []}
     if not settings.get("gpus"):
@@ -313,6 +320,10 @@ def _normalised(entry, plan, settings):
         "extra_args": entry.get("extra_args") or [],
         "gpu_memory_utilization": gpu.get("fraction"),
     }
+    device = device_of(entry)
+    if device == "cpu":
+        # vLLM's CPU backend variables go with the command (raw container and KServe runtime alike).
+        options["env"] = cpu_env(entry, facts)
     prepared = settings.get("model_source") == "prepared"
     if mode == "raw":
         options.update(served_model_name=entry.get("served_model_name") or name, port=RAW_PORT,
@@ -334,9 +345,10 @@ def _normalised(entry, plan, settings):
         "served_model_name": entry.get("served_model_name") or name,
         "display_name": entry.get("display_name") or name,
         "replicas": entry["replicas"],
-        "image": entry["image"],
+        "image": _image(entry, device, settings),
         "vllm_version": settings["vllm_version"],
         "facts": facts,
+        "device": device,
         "gpu": gpu,
         "resources": resources,
         "scheduling": _scheduling(entry, gpu, settings),
@@ -430,6 +442,8 @@ def _kserve(entry, command, settings):
 
 def _resources(entry, facts, gpu):
     """CPU and memory sized from the model; the GPU request from the plan."""
+    if device_of(entry) == "cpu":
+        return _cpu_resources(entry, facts)
     weights_gib = facts["num_parameters"] * 4 / float(GIB)
     # The server process (Python, torch, CUDA libraries) takes about 3 GiB
     # before the model; loading reads the checkpoint through host memory.
@@ -455,6 +469,79 @@ def _scheduling(entry, gpu, settings):
     node_selector.update(entry.get("node_selector") or {})
     tolerations.extend(entry.get("tolerations") or [])
     return {"node_selector": node_selector, "tolerations": tolerations, "affinity": entry.get("affinity") or {}}
+
+
+# CPU serving (device: cpu). vLLM's CPU backend keeps the weights and its
+# KV cache in host memory and, unless VLLM_CPU_KVCACHE_SPACE is set, reserves
+# --gpu-memory-utilization (0.9) of the whole machine's memory, which a
+# container's memory limit does not bound: the variable is always set, and
+# the memory request covers the weights plus that space.
+CPU_PROCESS_GIB = 3  # API server and engine core processes, each with torch loaded
+CPU_KVCACHE_MIN_GIB = 1  # vLLM reads the variable as whole GiB
+CPU_DTYPE_BYTES = {"half": 2, "float16": 2, "bfloat16": 2}  # anything else runs as float32 on CPU
+
+
+def device_of(entry):
+    """'cpu' or 'gpu': device wins; gpu: false is the older spelling of device: cpu."""
+    if entry.get("device"):
+        return entry["device"]
+    return "cpu" if entry.get("gpu") is False else "gpu"
+
+
+def cpu_kvcache_gib(entry, facts):
+    """VLLM_CPU_KVCACHE_SPACE: KV blocks for the batched tokens of decoder models, the minimum for encoders."""
+    if facts.get("attention") != "decoder" or not (facts.get("num_key_value_heads") and facts.get("head_dim")):
+        # encoder-only models keep no KV cache; vLLM still wants the variable
+        return CPU_KVCACHE_MIN_GIB
+    tokens = max(facts["max_model_len"], entry.get("max_num_batched_tokens") or 0)
+    element = CPU_DTYPE_BYTES.get(entry.get("dtype"), 4)
+    kv_bytes = 2 * facts["num_hidden_layers"] * facts["num_key_value_heads"] * facts["head_dim"] * element * tokens
+    # twice one full-length sequence, so a second request is not queued behind the first
+    return max(CPU_KVCACHE_MIN_GIB, int(math.ceil(2 * kv_bytes / float(GIB))))
+
+
+def _cpu_resources(entry, facts):
+    weights_gib = facts["num_parameters"] * CPU_DTYPE_BYTES.get(entry.get("dtype"), 4) / float(GIB)
+    memory_gib = int(math.ceil(CPU_PROCESS_GIB + 1.5 * weights_gib + cpu_kvcache_gib(entry, facts)))
+    cpu = 1 if facts["num_parameters"] < 1e9 else 2
+    requests = {"cpu": str(cpu), "memory": "%dGi" % memory_gib}
+    # the CPU is the accelerator here: its limit is the thread count vLLM gets
+    limits = {"cpu": str(cpu * 2), "memory": "%dGi" % (memory_gib + 2)}
+    override = entry.get("resources") or {}
+    requests.update(override.get("requests") or {})
+    limits.update(override.get("limits") or {})
+    return {"requests": requests, "limits": limits}
+
+
+def _cpu_count(quantity):
+    """Whole CPUs in a Kubernetes CPU quantity ("2", "1500m", 2.5), at least 1."""
+    text = str(quantity).strip()
+    try:
+        value = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        return 1
+    return max(1, int(value))
+
+
+def cpu_env(entry, facts):
+    """vLLM CPU backend variables for a device: cpu model (the entry's own env still overrides them)."""
+    limits = _cpu_resources(entry, facts)["limits"]
+    threads = _cpu_count(limits.get("cpu", 1))
+    return {
+        "VLLM_CPU_KVCACHE_SPACE": str(cpu_kvcache_gib(entry, facts)),
+        # vLLM's automatic binding pins one OpenMP thread per core of the
+        # whole machine, which a CPU limit then throttles; one thread per
+        # CPU of the limit instead.
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+        "OMP_NUM_THREADS": str(threads),
+    }
+
+
+def _image(entry, device, settings):
+    """A CPU model without an image of its own runs embedserve_cpu_image."""
+    if device == "cpu" and entry["image"] == settings["image"] and settings.get("cpu_image"):
+        return settings["cpu_image"]
+    return entry["image"]
 
 
 def _summary_row(entry, settings):

@@ -63,6 +63,12 @@ options:
     description: vLLM image for entries without their own C(image), pinned by tag or digest (never C(latest)).
     type: str
     default: docker.io/vllm/vllm-openai:v0.32.0
+  cpu_image:
+    description:
+      - vLLM CPU image of entries with C(device=cpu) (or C(gpu=false)) and no C(image) of their own, pinned like
+        O(image). Empty keeps O(image) for them.
+    type: str
+    default: ""
   default_mode:
     description: Deployment mode of entries without C(mode).
     type: str
@@ -173,7 +179,8 @@ RETURN = r"""
 catalogue:
   description:
     - One normalised entry per model, in catalogue order. Keys include C(name), C(mode), C(model),
-      C(revision), C(served_model_name), C(replicas), C(image), C(vllm_version), C(facts) (the
+      C(revision), C(served_model_name), C(replicas), C(image), C(vllm_version), C(device) (C(gpu) or C(cpu)),
+      C(facts) (the
       M(embedserve.vllm.hf_model_config) result), C(gpu) (plan entry), C(resources), C(scheduling), C(probes),
       C(wait_timeout), C(route), C(network_policy), C(api_key), C(labels), and C(container) and C(pod) for raw
       mode or C(kserve) for kserve mode.
@@ -226,6 +233,7 @@ def main():
             "defaults": {"type": "dict", "default": {}},
             "vllm_version": {"type": "str", "default": DEFAULT_VLLM_VERSION},
             "image": {"type": "str", "default": "docker.io/vllm/vllm-openai:v0.32.0"},
+            "cpu_image": {"type": "str", "default": ""},
             "default_mode": {"type": "str", "choices": ["raw", "kserve"], "default": "raw"},
             "namespace": {"type": "str", "required": True},
             "gpus": {"type": "dict", "default": {}},
@@ -272,7 +280,7 @@ def main():
     settings = dict((key, params[key]) for key in (
         "vllm_version", "image", "default_mode", "namespace", "gpus", "model_source", "cache_pvc_name",
         "hf_token_secret", "platform", "network_policy_namespaces", "kserve_storage", "data_connection", "s3_prefix",
-        "run_as_user"))
+        "run_as_user", "cpu_image"))
     try:
         result = resolve_catalogue(params["models"], settings, resolver, defaults=params["defaults"])
     except ValueError as exc:  # CatalogueError, UnsupportedVllmVersion, ...: messages name entry and field
