@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import CatalogueError, resolve_catalogue
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
 
-from catalogue_strategies import catalogues, junk  # noqa: I100  (test helper next to this file)
+from support.catalogue_strategies import catalogues, junk
 
 MESSAGE_MAX = 20000
 # No example database in the work tree; reproducible failures print their input.
