@@ -95,6 +95,11 @@ def test_check_mode_and_diff_report_changes_without_making_them(clean_namespace)
     deployment_diffs = [d for d in shown[0]["diff"] if d["after_header"].startswith("Deployment %s/minilm" % NS)]
     assert deployment_diffs[0]["before"]["spec"]["replicas"] == 1
     assert deployment_diffs[0]["after"]["spec"]["replicas"] == 2
+    # a new object's diff holds what the catalogue asked for, not the server's fields
+    pdb = [d for d in shown[0]["diff"] if d["after_header"].startswith("PodDisruptionBudget %s/minilm" % NS)][0]
+    assert pdb["before"] == {} and pdb["after"]["spec"]["maxUnavailable"] == 1
+    assert "status" not in pdb["after"]
+    assert not {"uid", "resourceVersion", "creationTimestamp", "managedFields"} & set(pdb["after"]["metadata"])
     assert kubectl_json("-n", NS, "get", "deployment", "minilm")["spec"]["replicas"] == 1
     assert not _exists("-n", NS, "get", "poddisruptionbudget", "minilm")
 
@@ -112,12 +117,20 @@ def test_api_keys_are_generated_once_and_wired_to_the_pod(clean_namespace):
 
 
 def test_a_stuck_rollout_fails_with_the_pod_state_and_events(clean_namespace):
-    models = [dict(SEED[0], startup_timeout=5, node_selector={"embedserve.io/no-such-node": "true"})]
+    models = [dict(SEED[0], startup_timeout=10, node_selector={"embedserve.io/no-such-node": "true"})]
     run = run_playbook(extra_vars=_vars(models))
     assert run.rc != 0
     message = "\n".join(str(m) for m in run.failure_messages())
     assert "pod minilm-" in message and "phase Pending" in message
     assert "FailedScheduling" in message
+    # the failure opens with the diagnosis, not kubernetes.core's wait message
+    first = run.failure_messages()[0]
+    assert isinstance(first, list) and first[0].startswith("pod minilm-"), first
+    assert "Failed to gather information" not in message
+    assert "did not complete within" in first[-1]
+    # while waiting, the pods' phase was reported
+    waited = run.results_of("Wait for the Deployments to roll out")[0]
+    assert waited["states"]["minilm"].startswith("0/1 ready; pods: 1 Unschedulable")
 
 
 def test_absent_removes_the_models_but_keeps_namespace_and_cache(clean_namespace):
