@@ -2,8 +2,14 @@
 
 import json
 import os
+from pathlib import Path
 
-NAMESPACE = "molecule-site"
+import yaml
+
+# The scenario's settings are written once, in its host_vars.
+HOST_VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "host_vars" / "localhost.yml").read_text())
+
+NAMESPACE = HOST_VARS["embedserve_namespace"]
 
 
 def kubectl_json(host, *args):

@@ -3,8 +3,14 @@
 import base64
 import json
 import os
+from pathlib import Path
 
-NAMESPACE = "molecule-kserve"
+import yaml
+
+# The scenario's settings are written once, in its host_vars.
+HOST_VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "host_vars" / "localhost.yml").read_text())
+
+NAMESPACE = HOST_VARS["embedserve_namespace"]
 
 
 def kubectl_json(host, *args):

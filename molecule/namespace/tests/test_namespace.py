@@ -3,10 +3,15 @@
 import base64
 import json
 import os
+from pathlib import Path
 
 import pytest
+import yaml
 
-NAMESPACE = "embedserve-molecule-ns"
+# The scenario's settings are written once, in its host_vars.
+HOST_VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "host_vars" / "localhost.yml").read_text())
+
+NAMESPACE = HOST_VARS["namespace_name"]
 
 
 def kubectl_json(host, *args):

@@ -2,10 +2,15 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
+import yaml
 
-NAMESPACE = "molecule-raw"
+# The scenario's settings are written once, in its host_vars.
+HOST_VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "host_vars" / "localhost.yml").read_text())
+
+NAMESPACE = HOST_VARS["embedserve_namespace"]
 SEED = {"minilm": 256, "granite": 512, "msmarco": 512}
 
 

@@ -3,9 +3,15 @@
 import copy
 import json
 import os
+from pathlib import Path
 
-DASHBOARD = "molecule-kserve-dashboard"
-PROJECT = "molecule-kserve-rhoai"
+import yaml
+
+# The scenario's settings are written once, in its host_vars.
+HOST_VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "host_vars" / "localhost.yml").read_text())
+
+DASHBOARD = HOST_VARS["embedserve_dashboard_namespace"]
+PROJECT = HOST_VARS["embedserve_namespace"]
 
 
 def kubectl(host, args, stdin=None):
