@@ -2,6 +2,7 @@
 with survey answers written to env/extravars as AWX writes them (strings from
 text and multiple-choice questions, tagged !unsafe), against the local cluster."""
 
+import base64
 import json
 import os
 import shutil
@@ -112,3 +113,103 @@ def test_a_bad_survey_answer_fails_before_any_change(tmp_path, clean_namespace):
     assert any("moving 'latest' tag" in str(message) for message in failures)
     assert run.stats["changed"].get("localhost", 0) == 0
     assert kubectl("get", "namespace", NS, check=False).returncode != 0
+
+
+# --- AWX's OpenShift/Kubernetes bearer-token credential: K8S_AUTH_* only ---
+
+SA_NAMESPACE = "it-awx-credential"
+
+
+def _local_inventory_without_kubeconfig(path):
+    """inventories/local as AWX would source it, minus the kubeconfig: the cluster comes from K8S_AUTH_*."""
+    import yaml
+
+    values = {}
+    for part in sorted((REPO / "inventories" / "local" / "group_vars" / "all").glob("*.yml")):
+        values.update(yaml.safe_load(part.read_text()))
+    values.pop("embedserve_kubeconfig")
+    values = json.loads(json.dumps(values).replace("{{ inventory_dir }}/../..", str(REPO)))
+    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    path.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}, "vars": values}}))
+    return path
+
+
+@pytest.fixture
+def credential_env(tmp_path):
+    """The environment AWX injects for a bearer-token credential with verify_ssl and a CA:
+    a service-account token, the API URL and the CA file; no kubeconfig anywhere."""
+    kubectl("delete", "namespace", SA_NAMESPACE, "--wait=true", "--timeout=90s", check=False)
+    kubectl("create", "namespace", SA_NAMESPACE)
+    kubectl("-n", SA_NAMESPACE, "create", "serviceaccount", "awx")
+    kubectl("create", "clusterrolebinding", "it-awx-credential", "--clusterrole=cluster-admin",
+            "--serviceaccount=%s:awx" % SA_NAMESPACE)
+    token = kubectl("-n", SA_NAMESPACE, "create", "token", "awx", "--duration=1h").stdout.strip()
+    config = kubectl_json("config", "view", "--raw")
+    cluster = config["clusters"][0]["cluster"]
+    ca_file = tmp_path / "ca.crt"  # AWX writes the credential's CA into a file of the job's private dir
+    if "certificate-authority-data" in cluster:
+        ca_file.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    else:
+        ca_file.write_bytes(Path(cluster["certificate-authority"]).read_bytes())
+    env = {"K8S_AUTH_HOST": cluster["server"], "K8S_AUTH_API_KEY": token, "K8S_AUTH_VERIFY_SSL": "True",
+           "K8S_AUTH_SSL_CA_CERT": str(ca_file),
+           # nothing to fall back on: a kubeconfig read anywhere would fail the run
+           "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "HOME": str(tmp_path)}
+    yield env
+    kubectl("delete", "clusterrolebinding", "it-awx-credential", check=False)
+    kubectl("delete", "namespace", SA_NAMESPACE, "--wait=false", check=False)
+
+
+def run_with_credential(tmp_path, playbook, extravars, env):
+    private = tmp_path / ("runner-cred-%s" % Path(playbook).stem)
+    if private.exists():
+        shutil.rmtree(private)
+    (private / "env").mkdir(parents=True)
+    write_extravars(private / "env" / "extravars", extravars)
+    envvars = {"ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"), "ANSIBLE_NOCOLOR": "1",
+               "PATH": "%s:%s:%s" % (VENV_BIN, REPO / ".cluster" / "bin", os.environ.get("PATH", ""))}
+    envvars.update(env)
+    return ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO), playbook=playbook,
+                              inventory=str(_local_inventory_without_kubeconfig(tmp_path / "inventory.yml")),
+                              envvars=envvars, quiet=True)
+
+
+def _task_results(run, task):
+    return [e["event_data"]["res"] for e in run.events
+            if e.get("event") in ("runner_on_ok", "runner_on_failed") and e["event_data"].get("task") == task]
+
+
+def test_the_credential_environment_alone_deploys_and_verifies(tmp_path, clean_namespace, credential_env):
+    deploy = survey_answers("deploy", {"embedserve_namespace": NS, "embedserve_openshift_ai": "false"})
+    first = run_with_credential(tmp_path, "site.yml", deploy, credential_env)
+    assert first.status == "successful", first.stdout.read()[-3000:]
+    assert kubectl_json("-n", NS, "get", "deployment", "minilm")["status"]["readyReplicas"] == 1
+    # the rollout wait reached the cluster with the same credential and saw the pods
+    waited = _task_results(first, "Wait for the Deployments to roll out")
+    assert waited and waited[0]["states"]["minilm"].startswith("rolled out")
+
+    # verify: one model at an explicit endpoint (a survey string of JSON), the others through
+    # kubectl port-forwards that authenticate with a kubeconfig made from K8S_AUTH_*
+    answers = survey_answers("verify", {"embedserve_namespace": NS, "verify_routes": "false",
+                                        "verify_port_forward": "true",
+                                        "verify_endpoints": json.dumps({"minilm": "http://127.0.0.1:9"})})
+    checked = run_with_credential(tmp_path, "playbooks/verify.yml", dict(answers, verify_fail="false"),
+                                  credential_env)
+    assert checked.status == "successful", checked.stdout.read()[-3000:]
+    report = _task_results(checked, "Keep the report for later tasks")[0]["ansible_facts"]["verify_report"]
+    endpoints = dict((e["name"], e) for e in report["endpoints"])
+    assert endpoints["minilm"]["url"] == "http://127.0.0.1:9"
+    # kwok runs no containers, so a port-forward cannot connect to a pod; what matters is that kubectl
+    # got past the API server with the token (no "Unauthorized", no kubeconfig lookup)
+    forwarded = [e for name, e in endpoints.items() if name != "minilm"]
+    assert forwarded
+    for endpoint in forwarded:
+        details = " ".join(check.get("detail") or "" for check in endpoint["checks"])
+        print(endpoint["name"], endpoint["url"], details)
+        # kubectl listened (a local URL), or its own message about the pod: either way it was authorised
+        assert endpoint["url"].startswith("http://127.0.0.1:") or "port-forward to svc/%s" % endpoint["name"] in details
+        for sign_of_no_login in ("Unauthorized", "Forbidden", "localhost:8080", "certificate", "no configuration"):
+            assert sign_of_no_login not in details
+    text = checked.stdout.read()
+    assert "Unauthorized" not in text and "no-such-kubeconfig" not in text
+    assert "localhost:8080" not in text
