@@ -266,6 +266,14 @@ def resolve_catalogue(models, settings, resolver, defaults=None):
     if problems:
         raise CatalogueError("the vLLM arguments could not be built, nothing was deployed:\n- %s"
                              % "\n- ".join(problems))
+    # The entry's own resources are merged with the sizing of the model: the
+    # result must still be what the API server accepts.
+    where = dict((raw.get("name"), _where(index, raw)) for index, raw in enumerate(models) if isinstance(raw, dict))
+    for entry in catalogue:
+        problems.extend(catalogue_schema.normalised_problems(entry, where.get(entry["name"], entry["name"])))
+    if problems:
+        raise CatalogueError("the catalogue's resources do not fit the model sizing, nothing was deployed:\n- %s"
+                             % "\n- ".join(_bounded(problems)))
     return {"catalogue": catalogue, "plan": plan, "summary": [_summary_row(e, settings) for e in catalogue]}
 
 

@@ -549,14 +549,44 @@ def no_whitespace_problem(value):
     return "must not contain spaces" if any(char.isspace() for char in value) else None
 
 
+OVERCOMMITTABLE = ("cpu", "memory", "ephemeral-storage")
+
+
 def _resources_rule(resources):
-    """A request may not exceed its limit (the API server refuses the Deployment otherwise)."""
+    """A request may not exceed its limit; extended resources and hugepages need a limit equal to the request."""
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-    for name in sorted(set(requests) & set(limits)):
-        if quantity_value(requests[name]) > quantity_value(limits[name]):
+    for kind, values in (("requests", requests), ("limits", limits)):
+        for name in sorted(values):
+            if "/" in name and quantity_value(values[name]) != quantity_value(values[name]).to_integral_value():
+                return ("%s.%s (%s) must be a whole number: extended resources such as GPUs are counted, not "
+                        "divided" % (kind, name, values[name]))
+    for name in sorted(requests):
+        if name not in OVERCOMMITTABLE and (name not in limits
+                                            or quantity_value(requests[name]) != quantity_value(limits[name])):
+            return ("requests.%s (%s) needs limits.%s with the same value: Kubernetes does not overcommit %s "
+                    "(or set only limits.%s)" % (name, requests[name], name, name, name))
+        if name in limits and quantity_value(requests[name]) > quantity_value(limits[name]):
             return ("requests.%s (%s) is above limits.%s (%s): a request must not exceed its limit"
                     % (name, requests[name], name, limits[name]))
     return None
+
+
+def normalised_problems(entry, where):
+    """Problems of a resolved entry whose own values were merged with what the collection derived.
+
+    resources: the entry's requests and limits override the sizing of the
+    model key by key, so a request of the entry can exceed a limit that the
+    collection sized (or the other way round).
+    """
+    problems = []
+    resources = entry.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    for name in sorted(set(requests) & set(limits)):
+        if quantity_value(requests[name]) > quantity_value(limits[name]):
+            problems.append("%s: resources.requests.%s (%s) is above the limit %s of this model (%s): set "
+                            "resources.limits.%s too, at least as large"
+                            % (where, name, requests[name], name, limits[name], name))
+    return problems
 
 
 def _toleration_rule(toleration):

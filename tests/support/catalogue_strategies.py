@@ -110,3 +110,38 @@ def entries(model, junk_weight=1):
 
 def catalogues(model, junk_weight=1, max_size=3):
     return st.lists(entries(model, junk_weight), min_size=1, max_size=max_size)
+
+
+# Values the validator should accept (most of the time: rules across fields,
+# such as a request above its limit, still reject some), so the dry-run
+# property sees many accepted catalogues with the tricky Kubernetes values.
+VALID = dict(PLAUSIBLE, **{
+    "mode": st.sampled_from(["raw", "raw", "kserve"]),
+    "max_model_len": st.integers(min_value=1, max_value=256),
+    "replicas": st.integers(min_value=0, max_value=2),
+    "display_name": st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
+    "dtype": st.sampled_from(["auto", "half", "float16", "bfloat16", "float32"]),
+    "extra_args": st.lists(st.sampled_from(["--enable-prefix-caching", "--disable-log-stats", "--uvicorn-log-level",
+                                            "warning"]), max_size=3),
+    "env": st.dictionaries(st.from_regex(r"\A[A-Z][A-Z0-9_]{0,8}\Z").filter(
+        lambda name: name not in ("HF_TOKEN", "VLLM_API_KEY")), st.text(alphabet="abc 123", max_size=10), max_size=3),
+    "max_num_batched_tokens": st.integers(min_value=256, max_value=8192),
+    "max_num_seqs": st.integers(min_value=1, max_value=256),
+    "device": st.sampled_from(["gpu", "cpu"]),
+    "image": st.sampled_from(["docker.io/vllm/vllm-openai:v0.32.0", "quay.io/x/vllm@sha256:" + "0" * 64]),
+    "route": st.fixed_dictionaries({}, optional={
+        "enabled": st.booleans(), "host": st.builds("{}.apps.example.com".format, dns_label),
+        "path": st.sampled_from(["/", "/v1", "/a/b"]), "timeout": st.sampled_from(["30s", "5m", "1h"])}),
+    "labels": st.dictionaries(label_key, label_value, max_size=3),
+    "startup_timeout": st.integers(min_value=10, max_value=3600),
+    "storage": st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["pvc", "s3"]), "connection": dns_label, "path": st.sampled_from(["m", "a/b"])}),
+    "disable_sliding_window": st.just(False),
+})
+
+
+def valid_catalogues(model, max_size=2):
+    """Catalogues of distinct names with values the validator should mostly accept."""
+    entry = st.fixed_dictionaries({"name": dns_label, "model": st.just(model)},
+                                  optional=dict((key, VALID[key]) for key in VALID if key != "gpu"))
+    return st.lists(entry, min_size=1, max_size=max_size, unique_by=lambda item: item["name"])

@@ -70,6 +70,10 @@ def base(**extra):
     ({"resources": {"limit": {"memory": "4Gi"}}}, "resources: unknown key 'limit': did you mean 'limits'?"),
     ({"resources": {"requests": {"memory": "8Gi"}, "limits": {"memory": "4Gi"}}},
      "requests.memory (8Gi) is above limits.memory (4Gi)"),
+    ({"resources": {"requests": {"example.com/dongle": "1"}}},
+     "requests.example.com/dongle (1) needs limits.example.com/dongle with the same value"),
+    ({"resources": {"limits": {"nvidia.com/gpu": "500m"}}},
+     "limits.nvidia.com/gpu (500m) must be a whole number"),
     ({"route": {"host": "Bad Host"}}, "route.host 'Bad Host' is not a DNS host name"),
     ({"route": {"host": "a" * 64 + ".example.com"}}, "route.host"),
     ({"route": {"path": "v1"}}, "route.path 'v1' must start with '/'"),
@@ -229,3 +233,19 @@ def test_an_unsupported_vllm_version_is_a_value_error_not_a_crash(settings):
     settings["vllm_version"] = "0.9.0"
     with pytest.raises(ValueError, match="not supported"):
         resolve_catalogue([base()], settings, lambda *args: None)
+
+
+def test_a_request_above_the_sized_limit_is_refused_after_resolution(settings, minilm_dir):
+    # found by the dry-run property test: the model's own sizing sets limits.cpu 4
+    from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+
+    def resolver(model, revision, max_model_len, hf_overrides, disable_sliding_window):
+        return resolve_model(minilm_dir)
+
+    with pytest.raises(CatalogueError) as error:
+        resolve_catalogue([base(resources={"requests": {"cpu": "1773k"}})], settings, resolver)
+    assert ("embedserve_models[0] (minilm): resources.requests.cpu (1773k) is above the limit cpu of this model (4): "
+            "set resources.limits.cpu too") in str(error.value)
+    result = resolve_catalogue([base(resources={"requests": {"cpu": "6"}, "limits": {"cpu": "8"}})], settings,
+                               resolver)
+    assert result["catalogue"][0]["resources"]["requests"]["cpu"] == "6"
