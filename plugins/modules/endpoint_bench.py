@@ -249,6 +249,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.load_bench import (
     BenchError,
     plan,
@@ -301,6 +302,8 @@ def main():
         report = run_benchmark(targets, settings)
     except BenchError as exc:
         module.fail_json(msg=str(exc))
+    except Exception as exc:  # never a traceback, whatever the endpoints answer
+        module.fail_json(msg=unexpected(exc, "running the benchmark"))
     result = dict(changed=False, report=report, table=table_lines(report))
     if module.params["plot"]:
         result["svg"] = svg_plot(report)

@@ -216,6 +216,7 @@ content_id:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
     import_huggingface_hub,
     looks_like_local_path,
@@ -266,6 +267,9 @@ def main():
         )
     except (ModelPrepError, OSError) as exc:
         module.fail_json(msg=str(exc), model=params["model"], revision=params["revision"], dest=params["dest"])
+    except Exception as exc:  # never a traceback, whatever the repository holds
+        module.fail_json(msg=unexpected(exc, "preparing model %s" % params["model"]), model=params["model"],
+                         revision=params["revision"], dest=params["dest"])
     module.exit_json(**result)
 
 

@@ -211,6 +211,7 @@ pending:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep import (
     MIB,
     ModelPrepError,
@@ -278,6 +279,9 @@ def main():
                          changed=bool(exc.done), url="s3://%s/%s" % (params["bucket"], root))
     except (ModelPrepError, OSError, ValueError) as exc:
         module.fail_json(msg=str(exc), complete=False, url="s3://%s/%s" % (params["bucket"], root))
+    except Exception as exc:  # botocore and anything else: a message, never a traceback
+        module.fail_json(msg=unexpected(exc, "syncing to s3://%s/%s" % (params["bucket"], root)), complete=False,
+                         url="s3://%s/%s" % (params["bucket"], root))
     module.exit_json(**result)
 
 

@@ -230,6 +230,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.endpoint_checks import CHECKS, PROBES, check_endpoints
 
 
@@ -263,9 +264,12 @@ def main():
     unknown = [lang for lang in params["probe_languages"] if lang not in PROBES]
     if unknown:
         module.fail_json(msg="unknown probe language(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(PROBES))))
-    result = check_endpoints(params["endpoints"], timeout=params["timeout"], wait_healthy=params["wait_healthy"],
-                             languages=params["probe_languages"], tolerance=params["norm_tolerance"],
-                             use_proxy=params["use_proxy"])
+    try:
+        result = check_endpoints(params["endpoints"], timeout=params["timeout"], wait_healthy=params["wait_healthy"],
+                                 languages=params["probe_languages"], tolerance=params["norm_tolerance"],
+                                 use_proxy=params["use_proxy"])
+    except Exception as exc:  # never a traceback, whatever the endpoints answer
+        module.fail_json(msg=unexpected(exc, "checking the endpoints"), changed=False)
     if result["failed_checks"] and params["fail_on_error"]:
         lines = ["%s %s: %s" % (f["model"], f["check"], f["detail"]) for f in result["failed_checks"]]
         module.fail_json(msg="%d of %d checks failed: %s" % (len(lines), result["summary"]["checks"], "; ".join(lines)),

@@ -66,3 +66,23 @@ def test_any_other_error_is_caught_at_the_boundary(capsys, minilm_dir, monkeypat
     monkeypatch.setattr(hf_model_config, "resolve_model", lambda *a, **k: model_facts.__dict__["nothing"])
     code, result = run(capsys, hf_model_config, model=minilm_dir)
     assert code == 1 and "unexpected KeyError while reading model" in result["msg"]
+
+
+@pytest.mark.parametrize("module_name, function, args, doing", [
+    ("hf_snapshot", "prepare_folder", {"model": "/nonexistent/model", "dest": "/tmp/embedserve-boundary"},
+     "preparing model /nonexistent/model"),
+    ("vllm_endpoint_check", "check_endpoints", {"endpoints": [{"name": "m", "url": "http://127.0.0.1:9"}]},
+     "checking the endpoints"),
+])
+def test_the_other_modules_catch_everything_at_the_boundary(capsys, monkeypatch, module_name, function, args, doing):
+    import importlib
+
+    module = importlib.import_module("ansible_collections.embedserve.vllm.plugins.modules." + module_name)
+
+    def explode(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, function, explode)
+    code, result = run(capsys, module, **args)
+    assert code == 1 and "exception" not in result
+    assert result["msg"].startswith("unexpected RuntimeError while %s: boom" % doing)
