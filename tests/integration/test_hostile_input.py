@@ -180,3 +180,14 @@ def test_secrets_never_appear_in_render_output(healthy, tmp_path):
     rendered = "\n".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file())
     assert "kind: Secret" in rendered and "<redacted" in rendered
     assert not [value for value in secrets if value in rendered]
+
+
+def test_an_unreachable_cluster_names_the_setting_without_a_traceback(tmp_path):
+    closed = tmp_path / "kubeconfig"
+    closed.write_text(KUBECONFIG.read_text().replace(
+        kubectl_json("config", "view", "--minify")["clusters"][0]["cluster"]["server"], "https://127.0.0.1:9"))
+    rc, output = run("-vvv", extra_vars=site_vars(embedserve_namespace="it-hostile-closed",
+                                                  embedserve_kubeconfig=str(closed)))
+    assert rc != 0
+    assert "could not reach the Kubernetes API: check embedserve_kubeconfig" in output
+    assert "Traceback" not in output
