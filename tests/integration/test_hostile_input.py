@@ -191,3 +191,11 @@ def test_an_unreachable_cluster_names_the_setting_without_a_traceback(tmp_path):
     assert rc != 0
     assert "could not reach the Kubernetes API: check embedserve_kubeconfig" in output
     assert "Traceback" not in output
+
+
+def test_secrets_never_appear_when_removing(healthy):
+    # last in this file: it removes the healthy deployment
+    secrets = secret_values()
+    rc, output = run("-vvv", "--diff", extra_vars=site_vars(embedserve_state="absent"))
+    assert rc == 0, output[-4000:]
+    assert not [value[:6] for value in secrets if value in output]
