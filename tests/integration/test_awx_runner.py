@@ -118,6 +118,8 @@ def test_a_bad_survey_answer_fails_before_any_change(tmp_path, clean_namespace):
 # --- AWX's OpenShift/Kubernetes bearer-token credential: K8S_AUTH_* only ---
 
 SA_NAMESPACE = "it-awx-credential"
+# its own namespace: the survey tests above may run at the same time elsewhere
+CRED_NS = "it-awx-cred"
 
 
 def _local_inventory_without_kubeconfig(path):
@@ -132,6 +134,13 @@ def _local_inventory_without_kubeconfig(path):
     host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
     path.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}, "vars": values}}))
     return path
+
+
+@pytest.fixture
+def clean_credential_namespace():
+    kubectl("delete", "namespace", CRED_NS, "--wait=true", "--timeout=90s", check=False)
+    yield
+    kubectl("delete", "namespace", CRED_NS, "--wait=true", "--timeout=90s", check=False)
 
 
 @pytest.fixture
@@ -179,18 +188,18 @@ def _task_results(run, task):
             if e.get("event") in ("runner_on_ok", "runner_on_failed") and e["event_data"].get("task") == task]
 
 
-def test_the_credential_environment_alone_deploys_and_verifies(tmp_path, clean_namespace, credential_env):
-    deploy = survey_answers("deploy", {"embedserve_namespace": NS, "embedserve_openshift_ai": "false"})
+def test_the_credential_environment_alone_deploys_and_verifies(tmp_path, clean_credential_namespace, credential_env):
+    deploy = survey_answers("deploy", {"embedserve_namespace": CRED_NS, "embedserve_openshift_ai": "false"})
     first = run_with_credential(tmp_path, "site.yml", deploy, credential_env)
     assert first.status == "successful", first.stdout.read()[-3000:]
-    assert kubectl_json("-n", NS, "get", "deployment", "minilm")["status"]["readyReplicas"] == 1
+    assert kubectl_json("-n", CRED_NS, "get", "deployment", "minilm")["status"]["readyReplicas"] == 1
     # the rollout wait reached the cluster with the same credential and saw the pods
     waited = _task_results(first, "Wait for the Deployments to roll out")
     assert waited and waited[0]["states"]["minilm"].startswith("rolled out")
 
     # verify: one model at an explicit endpoint (a survey string of JSON), the others through
     # kubectl port-forwards that authenticate with a kubeconfig made from K8S_AUTH_*
-    answers = survey_answers("verify", {"embedserve_namespace": NS, "verify_routes": "false",
+    answers = survey_answers("verify", {"embedserve_namespace": CRED_NS, "verify_routes": "false",
                                         "verify_port_forward": "true",
                                         "verify_endpoints": json.dumps({"minilm": "http://127.0.0.1:9"})})
     checked = run_with_credential(tmp_path, "playbooks/verify.yml", dict(answers, verify_fail="false"),
