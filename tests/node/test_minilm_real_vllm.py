@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -45,18 +44,23 @@ def stamp(text):
     return datetime.fromisoformat(match.group(1) + fraction + zone)
 
 
+def _remove():
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s", timeout=150, check=False)
+    kubectl("delete", "pv", "-l", "app.kubernetes.io/managed-by=embedserve-node", "--timeout=60s", check=False)
+
+
 @pytest.fixture(scope="module")
-def deployed(real_node):
-    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s", timeout=150)
+def deployed(real_node, request):
+    _remove()
+    # also when the deployment itself fails: the real node runs one vLLM pod at a time
+    request.addfinalizer(_remove)
     volume = subprocess.run([str(REPO / "hack" / "node" / "model-volume.sh"), NAMESPACE, "vllm-model-cache", "20Gi"],
                             env=dict(os.environ, EMBEDSERVE_CLUSTER_STATE=str(STATE)), capture_output=True, text=True,
                             timeout=300, check=False)
     assert volume.returncode == 0, volume.stderr
     site = playbook("site.yml")
     assert site.returncode == 0, site.stdout[-6000:] + site.stderr[-2000:]
-    yield site
-    kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
-    kubectl("delete", "pv", volume.stdout.strip(), "--wait=false", check=False)
+    return site
 
 
 def test_the_pod_runs_real_vllm_on_the_real_node_as_restricted_requires(deployed):
