@@ -18,16 +18,19 @@ SURVEYS = REPO / "awx" / "surveys"
 
 
 def survey_answers(survey, answers):
-    """AWX's extravars for a survey: defaults, overridden by answers, typed like AWX types them."""
+    """AWX's extravars for a survey: an answer per question, typed like AWX types them.
+
+    answers are keyed by the variable the answer sets (embedserve_namespace); the survey asks for it as
+    survey_<variable>. A question left empty is sent as "" (AWX versions differ: "", null or nothing; the
+    playbooks treat all three as "keep the inventory's value").
+    """
     spec = json.loads((SURVEYS / ("%s.json" % survey)).read_text())["spec"]
     values = {}
     for question in spec:
-        value = answers.get(question["variable"], question.get("default"))
-        if question["type"] == "integer":
-            # an integer question gives an int, but a launch-time extra var or
-            # a text question gives the same value as a string
-            value = answers.get(question["variable"], value)
-        elif value is not None:
+        target = question["variable"][len("survey_"):]
+        value = answers.get(target, question.get("default", ""))
+        if question["type"] != "integer" and value is not None:
+            # an integer question gives an int, but a launch-time extra var or a text question gives a string
             value = str(value)
         values[question["variable"]] = value
     return values
@@ -91,8 +94,7 @@ def test_survey_answers_as_strings_deploy_rerun_and_undeploy(tmp_path, clean_nam
     assert again.status == "successful"
     assert again.stats["changed"].get("localhost", 0) == 0
 
-    undeploy = survey_answers("undeploy", {"embedserve_namespace": NS, "embedserve_openshift_ai": "false",
-                                           "namespace_cache_pvc_delete": "false"})
+    undeploy = survey_answers("undeploy", {"embedserve_namespace": NS, "namespace_cache_pvc_delete": "false"})
     removed = run_like_awx(tmp_path, "playbooks/undeploy.yml", undeploy)
     assert removed.status == "successful", removed.stdout.read()[-3000:]
     assert kubectl("-n", NS, "get", "deployment", "minilm", check=False).returncode != 0
@@ -103,6 +105,19 @@ def test_survey_answers_as_strings_deploy_rerun_and_undeploy(tmp_path, clean_nam
     messages = [e["event_data"]["res"].get("msg") for e in status.events
                 if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == "Show the status"]
     assert messages == ["nothing deployed in %s" % NS]
+
+
+def test_empty_survey_answers_keep_the_inventory(tmp_path, clean_namespace):
+    # only the namespace is answered: mode, version, image, replicas, OpenShift AI and the claim size come from
+    # inventories/local (20Gi there, 50Gi the role default), not from survey defaults
+    deploy = survey_answers("deploy", {"embedserve_namespace": NS})
+    assert deploy["survey_namespace_cache_pvc_size"] == "" and deploy["survey_embedserve_default_mode"] == ""
+    deploy["survey_embedserve_replicas"] = None  # AWX sends an unanswered integer as null
+    run = run_like_awx(tmp_path, "site.yml", deploy)
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert kubectl_json("-n", NS, "get", "pvc", "vllm-model-cache")["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert kubectl_json("get", "namespace", NS)["metadata"]["labels"]["opendatahub.io/dashboard"] == "true"
+    assert kubectl_json("-n", NS, "get", "deployment", "minilm")["spec"]["replicas"] == 1
 
 
 def test_a_bad_survey_answer_fails_before_any_change(tmp_path, clean_namespace):
