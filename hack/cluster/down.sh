@@ -8,8 +8,10 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 state=${EMBEDSERVE_CLUSTER_STATE:-$repo/.cluster}
 name=${EMBEDSERVE_CLUSTER_NAME:-embedserve}
 export KWOK_WORKDIR="$state/kwok"
+# KServe's controller manager (hack/cluster/kserve/start.sh), by its pid file.
+EMBEDSERVE_CLUSTER_STATE="$state" "$repo/hack/cluster/kserve/stop.sh" 2>/dev/null || true
 if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
   "$state/bin/kwokctl" delete cluster --name "$name" --kubeconfig "$state/kubeconfig" >/dev/null 2>&1 || true
 fi
-rm -rf "$KWOK_WORKDIR" "$state/kubeconfig"
+rm -rf "$KWOK_WORKDIR" "$state/kubeconfig" "$state/kserve"
 echo "[cluster] stopped" >&2

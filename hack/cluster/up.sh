@@ -38,8 +38,24 @@ wait_for() {  # wait_for <condition> <seconds> <object>...
   done
 }
 
+# --- KServe (hack/cluster/kserve) -------------------------------------------
+# KServe's other CRDs (InferenceGraph, TrainedModel, ClusterStorageContainer:
+# the kserve_runtime role creates a ClusterStorageContainer) always; KServe's
+# own controller manager with its webhooks (kserve/start.sh; built once,
+# about 10-15 minutes, then cached) with EMBEDSERVE_KSERVE_CONTROLLER=1.
+# Opt-in until the ownership role's prune leaves alone what KServe creates
+# (KServe copies the InferenceService's ApplySet label onto its Deployment).
+kserve_up() {
+  kubectl apply --server-side --field-manager=embedserve-cluster -f "$here/kserve/crds" >/dev/null
+  if [ "${EMBEDSERVE_KSERVE_CONTROLLER:-0}" = 1 ]; then
+    EMBEDSERVE_CLUSTER_STATE="$state" "$here/kserve/start.sh" "$kubeconfig" "$bin"
+  fi
+}
+# --- end KServe ----------------------------------------------------------------
+
 if [ -f "$kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1; then
   log "reusing the running cluster ($kubeconfig)"
+  kserve_up
   exit 0
 fi
 
@@ -121,4 +137,5 @@ kubectl apply --server-side --field-manager=embedserve-cluster \
   -f "$here/manifests/base.yaml" -f "$here/manifests/nodes.yaml" >/dev/null
 wait_for Ready 60 node/gpu-node-a10g node/cpu-node
 log "CRDs, nodes and namespaces installed; cluster ready after $(elapsed)s"
+kserve_up  # KServe (hack/cluster/kserve), see above
 log "kubeconfig: $kubeconfig"

@@ -19,27 +19,57 @@ from ansible_collections.embedserve.vllm.plugins.module_utils import serving_run
 
 
 def serving_runtime(catalogue, namespace=None, template=False, model_formats=None, display_names=None,
-                    task_args=None, labels=None):
+                    task_args=None, labels=None, per_model=False):
     """ServingRuntime objects for the kserve-mode models of the normalised catalogue."""
     try:
         return sr.serving_runtimes(_plain(catalogue), namespace=namespace or None,
                                    template=sr._bool(template, "template"), formats=_plain(model_formats),
                                    display_names=_plain(display_names), task_args=_plain(task_args),
-                                   labels=_plain(labels))
+                                   labels=_plain(labels), per_model=sr._bool(per_model, "per_model"))
     except (sr.ServingRuntimeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("serving_runtime: %s" % (exc,)) from exc
 
 
-def kserve_bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None):
+def kserve_bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None,
+                    per_model=False, enable_auth=False, openshift_ai=True):
     """{bindings, problems}: each kserve-mode model's runtime and model format, checked as KServe checks them."""
     try:
         return sr.bindings(_plain(catalogue), _plain(runtimes or []), overrides=_plain(overrides),
                            found_runtimes=_plain(found_runtimes), claims=_plain(claims),
-                           connections=_plain(connections))
+                           connections=_plain(connections), per_model=sr._bool(per_model, "per_model"),
+                           enable_auth=_plain(enable_auth), openshift_ai=sr._bool(openshift_ai, "openshift_ai"))
     except (sr.ServingRuntimeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("kserve_bindings: %s" % (exc,)) from exc
 
 
+def kserve_deployment_mode(kserve_version, requested=None):
+    """serving.kserve.io/deploymentMode for the target KServe release (Standard from 0.16, RawDeployment before)."""
+    try:
+        return sr.deployment_mode(_plain(kserve_version), _plain(requested) or None)
+    except sr.ServingRuntimeError as exc:
+        raise AnsibleFilterError("kserve_deployment_mode: %s" % (exc,)) from exc
+
+
+def kserve_storage_container(name, image, kserve_version=None):
+    """{object, selectable}: a restricted-compliant ClusterStorageContainer for s3:// and whether
+    InferenceServices of that KServe release can name it (spec.predictor.storageContainerName, 0.20+)."""
+    try:
+        return {"object": sr.storage_container(_plain(name), _plain(image)),
+                "selectable": sr.selects_storage_container(_plain(kserve_version))}
+    except sr.ServingRuntimeError as exc:
+        raise AnsibleFilterError("kserve_storage_container: %s" % (exc,)) from exc
+
+
+def kserve_storage_config_entry(connection):
+    """The JSON storage-config value of one S3 data connection, TLS settings included."""
+    try:
+        return sr.storage_config_entry(_plain(connection))
+    except (sr.ServingRuntimeError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError("kserve_storage_config_entry: %s" % (exc,)) from exc
+
+
 class FilterModule(object):
     def filters(self):
-        return {"serving_runtime": serving_runtime, "kserve_bindings": kserve_bindings}
+        return {"serving_runtime": serving_runtime, "kserve_bindings": kserve_bindings,
+                "kserve_deployment_mode": kserve_deployment_mode, "kserve_storage_container": kserve_storage_container,
+                "kserve_storage_config_entry": kserve_storage_config_entry}

@@ -35,12 +35,115 @@ DISPLAY_NAMES = {
     "score": "vLLM reranker ServingRuntime for KServe (embedserve)",
     "pooling": "vLLM pooling ServingRuntime for KServe (embedserve)",
 }
-OVERRIDE_KEYS = ("runtime", "model_format", "enable_auth")
+OVERRIDE_KEYS = ("runtime", "model_format", "enable_auth", "hardware_profile")
 SCOPE = "global"
+# KServe renamed the RawDeployment mode Standard in v0.16 (pkg/constants/constants.go: Standard, with
+# ParseDeploymentMode normalising the legacy RawDeployment); 0.15 and older know only RawDeployment.
+DEPLOYMENT_MODES = ("RawDeployment", "Standard")
+STANDARD_MODE_SINCE = (0, 16)
+# spec.predictor.storageContainerName (select a ClusterStorageContainer by name) appeared in v0.20
+# (pkg/apis/serving/v1beta1/predictor.go); older releases take the first one whose URI formats match.
+STORAGE_CONTAINER_NAME_SINCE = (0, 20)
+STORAGE_INITIALIZER = "storage-initializer"
+# An InferenceService reading a data connection (spec.predictor.model.storage {key, path}) reaches the pod mutator
+# with the source URI "<scheme-placeholder>://<path>" (pkg/credentials/service_account_credentials.go,
+# UriSchemePlaceholder; the real s3://<bucket>/ is filled in later from storage-config), and 0.20 passes
+# storageContainerName on only for storageUri (components/predictor.go, addStorageInitializerAnnotations). The
+# ClusterStorageContainer is matched against that URI, so it must claim the placeholder scheme too; KServe's default
+# container does not, so this one is the only match.
+STORAGE_SPEC_URI_PREFIX = "<scheme-placeholder>://"
 
 
 class ServingRuntimeError(ValueError):
     """The runtimes cannot be built as configured; the message names the models and what to change."""
+
+
+def kserve_version(value):
+    """"0.20", "v0.20.0", 0.2 (YAML float!) -> (0, 20); the KServe release the objects target."""
+    if isinstance(value, float):
+        raise ServingRuntimeError("kserve_version must be a string such as \"0.20\" (got the number %r: quote it, "
+                                  "YAML reads 0.20 as 0.2)" % value)
+    text = str(value or "").strip().lstrip("v")
+    parts = text.split(".")
+    try:
+        if len(parts) < 2:
+            raise ValueError()
+        return int(parts[0]), int(parts[1])
+    except ValueError as exc:
+        raise ServingRuntimeError("kserve_version must look like 0.20 or v0.20.0, got %r" % (value,)) from exc
+
+
+def deployment_mode(version, requested=None):
+    """serving.kserve.io/deploymentMode for a KServe release: Standard from 0.16, RawDeployment before.
+
+    requested (RawDeployment or Standard) wins when the release accepts it: 0.16+ still reads RawDeployment as
+    Standard, while 0.15 and older refuse Standard.
+    """
+    target = kserve_version(version)
+    if requested in (None, ""):
+        return "Standard" if target >= STANDARD_MODE_SINCE else "RawDeployment"
+    if requested not in DEPLOYMENT_MODES:
+        raise ServingRuntimeError("deployment mode must be RawDeployment or Standard, got %r (Serverless/Knative is "
+                                  "not supported for pooling models)" % (requested,))
+    if requested == "Standard" and target < STANDARD_MODE_SINCE:
+        raise ServingRuntimeError("KServe %d.%d does not know deploymentMode Standard (it arrived in 0.16): use "
+                                  "RawDeployment or leave the mode empty" % target)
+    return requested
+
+
+def selects_storage_container(version):
+    """Whether InferenceServices of this KServe release can name their ClusterStorageContainer."""
+    return kserve_version(version) >= STORAGE_CONTAINER_NAME_SINCE
+
+
+def storage_container(name, image, run_as_user=None):
+    """A ClusterStorageContainer for s3:// (and data connections) whose storage-initializer passes restricted.
+
+    KServe copies spec.container into the predictor pod as the storage-initializer init container
+    (pkg/webhook/admission/pod/storage_initializer_injector.go) and adds nothing to its securityContext, so the
+    upstream default (config/storagecontainers/default.yaml, no securityContext) is refused in a restricted
+    namespace: allowPrivilegeEscalation, capabilities, runAsNonRoot and seccompProfile must be set here.
+    """
+    if not name or not image:
+        raise ServingRuntimeError("the storage container needs a name and an image")
+    security = pod_runtime.container_security_context(run_as_user)
+    security.pop("readOnlyRootFilesystem", None)  # the initializer writes its downloads' temporary files
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "ClusterStorageContainer",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "embedserve",
+                                              "app.kubernetes.io/part-of": "embedserve"}},
+        "spec": {
+            "container": {
+                "name": STORAGE_INITIALIZER,
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "resources": {"requests": {"cpu": "100m", "memory": "100Mi"},
+                              "limits": {"cpu": "1", "memory": "1Gi"}},
+                "securityContext": security,
+            },
+            "supportedUriFormats": [{"prefix": "s3://"}, {"prefix": STORAGE_SPEC_URI_PREFIX}],
+            "workloadType": "initContainer",
+        },
+    }
+
+
+def storage_config_entry(connection):
+    """The storage-config value KServe's storage initializer reads for one S3 data connection.
+
+    Keys as kserve_storage.py maps them (python/storage/kserve_storage/kserve_storage.py, _update_with_storage_spec):
+    verify_ssl -> S3_VERIFY_SSL ("0" turns verification off), ca_bundle -> AWS_CA_BUNDLE (a file in the
+    container); cabundle_configmap is read by the controller (pkg/credentials/service_account_credentials.go),
+    which mounts that ConfigMap's cabundle.crt into the initializer.
+    """
+    entry = {"type": "s3", "access_key_id": str(connection["access_key_id"]),
+             "secret_access_key": str(connection["secret_access_key"]),
+             "endpoint_url": str(connection["endpoint"]), "bucket": str(connection["bucket"]),
+             "region": str(connection.get("region") or "us-east-1"),
+             "verify_ssl": "1" if _bool(connection.get("verify_ssl", True), "verify_ssl") else "0"}
+    if connection.get("ca_bundle_configmap"):
+        entry["cabundle_configmap"] = str(connection["ca_bundle_configmap"])
+    return json.dumps(entry, sort_keys=True)
 
 
 def template_name(runtime_name):
@@ -184,14 +287,32 @@ def _task_args(task_args, tasks):
 
 
 def serving_runtimes(catalogue, namespace=None, template=False, formats=None, display_names=None, task_args=None,
-                     labels=None):
+                     labels=None, per_model=False):
     """ServingRuntime objects, one per runtime the catalogue's kserve-mode models use.
 
     namespace: where they are created (omitted when template is true). template: the object a Template carries;
     the dashboard adds the instance annotations (template-name, template-display-name, serving-runtime-scope) when
     it copies it into a project, so they are left out. formats: supportedModelFormats (default vLLM, no
     auto-selection). display_names / task_args: per task (embed, score) display name and extra runtime arguments.
+    per_model: one runtime per InferenceService, named after it, as the OpenShift AI dashboard instantiates its
+    Template for each deployment (odh-dashboard packages/kserve/src/deploy.ts); the dashboard deletes the runtime
+    an InferenceService names when that deployment is deleted (DeleteInferenceServiceModal.tsx), so a shared
+    runtime would take every other model of the task down with it.
     """
+    objects = _group_runtimes(catalogue, namespace, template, formats, display_names, task_args, labels)
+    if not per_model or template:
+        return objects
+    by_group = dict((o["metadata"]["name"], o) for o in objects)
+    instances = []
+    for entry in kserve_models(catalogue):
+        instance = json.loads(json.dumps(by_group[entry["kserve"]["runtime"]]))
+        instance["metadata"]["name"] = entry["name"]
+        instance["metadata"]["labels"]["app.kubernetes.io/instance"] = entry["name"]
+        instances.append(instance)
+    return instances
+
+
+def _group_runtimes(catalogue, namespace, template, formats, display_names, task_args, labels):
     declared = model_formats(formats)
     names = dict(DISPLAY_NAMES)
     names.update(dict((str(k), str(v)) for k, v in (display_names or {}).items() if v))
@@ -342,14 +463,36 @@ def _storage_problem(entry, claims, connections):
             "(storage.key): set embedserve_cache_pvc_name, or storage.type s3 with storage.connection" % name)
 
 
-def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None):
+def _auth(entry, override, enable_auth, openshift_ai, where, problems):
+    """Whether the model's InferenceService asks for token auth (security.opendatahub.io/enable-auth).
+
+    Only odh-model-controller (OpenShift AI) enforces the annotation; plain KServe ignores it and would publish the
+    model without any check, so a model that asks for a key there is refused rather than served open.
+    """
+    try:
+        wanted = _bool(override.get("enable_auth", False), "enable_auth") or _bool(enable_auth, "enable_auth") or \
+            bool((entry.get("api_key") or {}).get("enabled"))
+    except ServingRuntimeError as exc:
+        problems.append("%s: %s" % (where, exc))
+        return False
+    if wanted and not openshift_ai:
+        problems.append("%s: api_key/enable_auth asks for token authentication, which only OpenShift AI's "
+                        "odh-model-controller enforces for InferenceServices; plain KServe would serve the model "
+                        "without any check. Use mode raw (vLLM's own VLLM_API_KEY) or deploy on OpenShift AI" % where)
+    return wanted
+
+
+def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None,
+             per_model=False, enable_auth=False, openshift_ai=True):
     """How each kserve-mode model binds to its runtime, and every problem KServe (or storage) would hit.
 
     runtimes: the ServingRuntime objects this run creates (serving_runtimes()). overrides: {model: {runtime,
-    model_format, enable_auth}} set by hand. found_runtimes: (Cluster)ServingRuntime objects read from the
-    cluster for runtime names that are not ours (None: the cluster is not read, render mode). claims: names of the claims in the namespace (None when unknown,
-    for example in check mode before the namespace exists). connections: data connection names that exist or
-    will be created. Returns {bindings: {model: {runtime, runtime_kind, model_format, enable_auth}}, problems}.
+    model_format, enable_auth, hardware_profile}} set by hand. found_runtimes: (Cluster)ServingRuntime objects
+    read from the cluster for runtime names that are not ours (None: the cluster is not read, render mode).
+    claims: names of the claims in the namespace (None when unknown, for example in check mode before the
+    namespace exists). connections: data connection names that exist or will be created. per_model: a model's
+    default runtime is the one named after it. enable_auth / openshift_ai: see _auth. Returns {bindings: {model:
+    {runtime, runtime_kind, model_format, enable_auth, hardware_profile}}, problems}.
     """
     overrides = overrides or {}
     problems, result = [], {}
@@ -371,7 +514,7 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
         for key in sorted(set(override) - set(OVERRIDE_KEYS)):
             problems.append("%s: kserve_runtime_model_overrides.%s has unknown key %s (known: %s)"
                             % (where, name, key, ", ".join(OVERRIDE_KEYS)))
-        runtime_name = str(override.get("runtime") or entry["kserve"]["runtime"])
+        runtime_name = str(override.get("runtime") or (name if per_model else entry["kserve"]["runtime"]))
         runtime = find_runtime(runtime_name, runtimes, found_runtimes)
         if runtime is None and found_runtimes is None:
             # Render mode reads nothing from the cluster: a runtime this run does not create cannot be checked,
@@ -383,7 +526,8 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
             model_format = _requested_format(override["model_format"], where, problems)
             if model_format is not None:
                 result[name] = {"runtime": runtime_name, "runtime_kind": "unchecked", "model_format": model_format,
-                                "enable_auth": _bool(override.get("enable_auth", False), "enable_auth")}
+                                "enable_auth": _auth(entry, override, enable_auth, openshift_ai, where, problems),
+                                "hardware_profile": _hardware_profile(override, where, problems)}
             continue
         if runtime is None:
             problems.append("%s: runtime %s is neither a ServingRuntime in the namespace nor a "
@@ -405,15 +549,24 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
         if problem:
             problems.append("%s: %s" % (where, problem))
             continue
-        try:
-            enable_auth = _bool(override.get("enable_auth", False), "enable_auth")
-        except ServingRuntimeError as exc:
-            problems.append("%s: %s" % (where, exc))
-            continue
         result[name] = {"runtime": runtime_name, "runtime_kind": runtime.get("kind", "ServingRuntime"),
-                        "model_format": model_format, "enable_auth": enable_auth}
+                        "model_format": model_format,
+                        "enable_auth": _auth(entry, override, enable_auth, openshift_ai, where, problems),
+                        "hardware_profile": _hardware_profile(override, where, problems)}
     for entry in models:
         problem = _storage_problem(entry, claims, set(connections or []))
         if problem:
             problems.append(problem)
     return {"bindings": result, "problems": problems}
+
+
+def _hardware_profile(override, where, problems):
+    """{name, namespace} of the OpenShift AI hardware profile a model names, or {}."""
+    profile = override.get("hardware_profile") or {}
+    if isinstance(profile, str):
+        profile = {"name": profile}
+    if not isinstance(profile, dict) or (profile and not profile.get("name")) or \
+            set(profile) - {"name", "namespace"}:
+        problems.append("%s: hardware_profile must be a name or {name, namespace}, got %r" % (where, profile))
+        return {}
+    return dict((k, str(v)) for k, v in profile.items() if v not in (None, ""))

@@ -1,19 +1,24 @@
-"""The kserve_runtime and rhoai_template roles against the local control plane (real KServe v0.20.0, Route and
-Template CRD schemas; no KServe controller, so the checks here are the ones KServe and the dashboard make).
+"""The kserve_runtime and rhoai_template roles against the local control plane with KServe v0.20.0's own controller
+manager and webhooks (hack/cluster/kserve), and the Route and Template CRD schemas.
 
 - the seed catalogue deployed in kserve mode with the Templates published, then a second run changes nothing;
-- every InferenceService on the cluster resolves to a runtime by KServe's rules;
-- every dashboard Template instantiates into a ServingRuntime the API server accepts;
-- check mode creates nothing; bad input fails before any write.
+- KServe makes every InferenceService Ready: its predictor Deployment owned by it, the runtime's container merged
+  with the model's arguments, the model mounted, every pod admitted under Pod Security restricted;
+- deleting one model the way the dashboard does leaves the others Ready (one runtime per InferenceService);
+- S3-backed models get a storage-initializer that passes restricted, with the connection's TLS settings;
+- every dashboard Template instantiates into a runtime KServe serves a deployment with;
+- check mode creates nothing; bad input (including api_key on plain KServe) fails before any write.
 """
 
+import base64
 import copy
 import json
+import time
 import uuid
 
 import pytest
 
-from conftest import kubectl, kubectl_json, run_playbook
+from conftest import KUBECONFIG, kubectl, kubectl_json, run_playbook
 
 NS = "it-kserve-site"
 DASHBOARD_NS = "redhat-ods-applications"
@@ -39,8 +44,9 @@ SEED = [
     {"name": "msmarco", "model": "cross-encoder/ms-marco-MiniLM-L12-v2"},
 ]
 # startup_timeout: the local inventory shortens it for kwok; 600 s here, asserted on the probes.
+# embedserve_kubeconfig: the cluster these tests check (KUBECONFIG), not only the inventory's default one.
 KSERVE_SEED = {"embedserve_default_mode": "kserve", "embedserve_models": SEED, "embedserve_openshift_ai": True,
-               "embedserve_model_defaults": {"startup_timeout": 600}}
+               "embedserve_model_defaults": {"startup_timeout": 600}, "embedserve_kubeconfig": str(KUBECONFIG)}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +92,8 @@ def test_seed_deploys_in_kserve_mode_and_a_second_run_changes_nothing(playbooks,
     # namespace and KServe objects changed; the Templates live in the shared dashboard namespace and may
     # already exist from another run with the same catalogue
     assert deployed.changed >= 2
-    assert _names("servingruntime", NS) == ["vllm-embedding-runtime", "vllm-reranker-runtime"]
+    # one runtime per InferenceService, named after it, as the dashboard makes them
+    assert _names("servingruntime", NS) == ["granite", "minilm", "msmarco"]
     assert _names("inferenceservice", NS) == ["granite", "minilm", "msmarco"]
     # OpenShift AI: odh-model-controller makes the Routes from the visibility label
     assert _names("route", NS) == []
@@ -103,11 +110,16 @@ def test_inferenceservices_carry_what_kserve_and_the_dashboard_read(deployed):
     meta, predictor = isvc["metadata"], isvc["spec"]["predictor"]
     assert meta["labels"]["opendatahub.io/dashboard"] == "true"
     assert meta["labels"]["networking.kserve.io/visibility"] == "exposed"
-    assert meta["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    # the role writes RawDeployment for OpenShift AI's KServe (target 0.15); KServe 0.20's defaulting webhook,
+    # when it runs, stores the mode under its current name
+    assert meta["annotations"]["serving.kserve.io/deploymentMode"] == (
+        "Standard" if _exists("get", "mutatingwebhookconfiguration", "inferenceservice.serving.kserve.io")
+        else "RawDeployment")
     assert meta["annotations"]["openshift.io/display-name"] == "msmarco"
-    assert "security.opendatahub.io/enable-auth" not in meta["annotations"]
+    # explicit "false": the dashboard reads a missing annotation as auth enabled (finding 2)
+    assert meta["annotations"]["security.opendatahub.io/enable-auth"] == "false"
     model = predictor["model"]
-    assert model["runtime"] == "vllm-reranker-runtime"
+    assert model["runtime"] == "msmarco"
     assert model["modelFormat"] == {"name": "vLLM"}
     assert model["storageUri"] == "pvc://vllm-model-cache/msmarco"
     args = model["args"]
@@ -133,109 +145,187 @@ def test_runtimes_point_the_dashboard_at_published_templates(deployed):
         assert annotations["opendatahub.io/serving-runtime-scope"] == "global"
         assert runtime["spec"]["annotations"]["prometheus.io/port"] == "8080"
         assert runtime["spec"]["annotations"]["opendatahub.io/kserve-runtime"] == "vllm"
-        # one source: the Template carries exactly the runtime the role created
+        # one source: each runtime is an instance of its task's Template, as the dashboard makes them
         assert carried["spec"] == runtime["spec"]
-        assert carried["metadata"]["name"] == runtime["metadata"]["name"]
+        assert template["metadata"]["name"] == carried["metadata"]["name"] + "-template"
 
 
-# --- KServe's runtime resolution, written independently of the role ------------------------------------------
+# --- what KServe's controller did (hack/cluster/kserve) ---------------------------------------------------------
 
-def _format_labels(formats, explicit):
-    labels = set()
-    for fmt in formats or []:
-        if explicit or fmt.get("autoSelect"):
-            labels.add("mt:" + fmt["name"])
-            if fmt.get("version"):
-                labels.add("mt:%s:%s" % (fmt["name"], fmt["version"]))
-    return labels
+@pytest.fixture(scope="module")
+def kserve_controller():
+    """KServe's controller manager and webhooks (hack/cluster/kserve/start.sh, EMBEDSERVE_KSERVE_CONTROLLER)."""
+    if not _exists("get", "mutatingwebhookconfiguration", "inferenceservice.serving.kserve.io"):
+        pytest.skip("KServe's controller manager is not running on this cluster: "
+                    "EMBEDSERVE_KSERVE_CONTROLLER=1 make cluster starts it")
 
 
-def _model_label(model):
-    fmt = model["modelFormat"]
-    return "mt:" + fmt["name"] + (":" + fmt["version"] if fmt.get("version") else "")
+def _condition(obj, kind):
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond["type"] == kind:
+            return cond
+    return {}
 
 
-def resolve(isvc, runtimes, cluster_runtimes):
-    """(runtime object, None) or (None, why) for an InferenceService, following KServe's predictor reconciler."""
-    model = isvc["spec"]["predictor"].get("model")
-    if model is None:
-        return None, "no spec.predictor.model"
-    namespace = isvc["metadata"]["namespace"]
-    label = _model_label(model)
-    name = model.get("runtime")
-    if name:
-        runtime = runtimes.get((namespace, name)) or cluster_runtimes.get(name)
-        if runtime is None:
-            return None, "runtime %s is neither a ServingRuntime in %s nor a ClusterServingRuntime" % (name, namespace)
-        spec = runtime["spec"]
-        if spec.get("disabled"):
-            return None, "runtime %s is disabled" % name
-        if spec.get("multiModel"):
-            return None, "runtime %s is multi-model" % name
-        if label not in _format_labels(spec.get("supportedModelFormats"), explicit=True):
-            return None, "runtime %s does not declare %s (declares %s)" % (
-                name, label, sorted(_format_labels(spec.get("supportedModelFormats"), True)))
-        if not spec.get("containers"):
-            return None, "runtime %s has no containers" % name
-        return runtime, None
-    for candidates in ([r for (ns, _n), r in sorted(runtimes.items()) if ns == namespace],
-                       [r for _n, r in sorted(cluster_runtimes.items())]):
-        for runtime in candidates:
-            spec = runtime["spec"]
-            if not spec.get("disabled") and not spec.get("multiModel") and \
-                    label in _format_labels(spec.get("supportedModelFormats"), explicit=False):
-                return runtime, None
-    return None, "no runtime auto-selects %s" % label
+def wait_ready(namespace, names, timeout=240):
+    """The InferenceServices once KServe reports each Ready=True; fails naming the ones that are not."""
+    deadline = time.time() + timeout
+    while True:
+        isvcs = dict((i["metadata"]["name"], i) for i in kubectl_json("-n", namespace, "get", "inferenceservice")[
+            "items"] if i["metadata"]["name"] in names)
+        waiting = dict((n, _condition(isvcs.get(n, {}), "Ready")) for n in names
+                       if _condition(isvcs.get(n, {}), "Ready").get("status") != "True")
+        if not waiting:
+            return isvcs
+        if time.time() > deadline:
+            raise AssertionError("not Ready after %ds: %s" % (timeout, waiting))
+        time.sleep(2)
 
 
-def _cluster_runtimes():
-    runtimes = dict(((r["metadata"]["namespace"], r["metadata"]["name"]), r)
-                    for r in kubectl_json("get", "servingruntime", "-A")["items"])
-    cluster = dict((r["metadata"]["name"], r) for r in kubectl_json("get", "clusterservingruntime")["items"])
-    return runtimes, cluster
+def expected_container(runtime, isvc):
+    """kserve-container as KServe documents the merge: the runtime's container, {{.Name}} replaced by the
+    InferenceService's name, the model's args after the runtime's."""
+    container = runtime["spec"]["containers"][0]
+    name = isvc["metadata"]["name"]
+    return {"image": container["image"],
+            "args": [a.replace("{{.Name}}", name) for a in container["args"]] + isvc["spec"]["predictor"]["model"][
+                "args"]}
 
 
-def test_resolver_follows_kserve_precedence_and_exact_formats():
-    def rt(name, formats, **spec):
-        return {"metadata": {"name": name}, "spec": dict(spec, supportedModelFormats=formats,
-                                                         containers=[{"name": "kserve-container"}])}
-
-    def isvc(fmt, runtime=None):
-        model = {"modelFormat": fmt}
-        if runtime:
-            model["runtime"] = runtime
-        return {"metadata": {"namespace": "p", "name": "m"}, "spec": {"predictor": {"model": model}}}
-
-    namespaced = {("p", "shared"): rt("shared", [{"name": "huggingface"}])}
-    cluster = {"shared": rt("shared", [{"name": "vLLM"}]), "auto": rt("auto", [{"name": "vLLM", "autoSelect": True}])}
-    assert resolve(isvc({"name": "vLLM"}, "shared"), namespaced, cluster)[1].startswith("runtime shared does not")
-    assert resolve(isvc({"name": "vLLM"}, "shared"), {}, cluster)[0] is cluster["shared"]
-    assert resolve(isvc({"name": "vllm"}, "shared"), {}, cluster)[1] is not None
-    assert resolve(isvc({"name": "vLLM", "version": "1"}, "shared"), {}, cluster)[1] is not None
-    assert resolve(isvc({"name": "vLLM"}), {}, cluster)[0] is cluster["auto"]
-    assert resolve(isvc({"name": "vLLM"}, "nope"), namespaced, cluster)[1].startswith("runtime nope is neither")
-    disabled = {("p", "off"): rt("off", [{"name": "vLLM"}], disabled=True)}
-    assert resolve(isvc({"name": "vLLM"}, "off"), disabled, {})[1] == "runtime off is disabled"
+def test_the_real_kserve_controller_serves_its_webhooks_on_127_0_0_1(kserve_controller):
+    mutating = kubectl_json("get", "mutatingwebhookconfiguration", "inferenceservice.serving.kserve.io")
+    hooks = dict((h["name"], h) for h in mutating["webhooks"])
+    assert set(hooks) == {"inferenceservice.kserve-webhook-server.defaulter",
+                          "inferenceservice.kserve-webhook-server.pod-mutator"}
+    for hook in hooks.values():
+        assert hook["clientConfig"]["url"].startswith("https://127.0.0.1:")
+        assert hook["clientConfig"]["caBundle"] and hook["failurePolicy"] == "Fail"
+    # KServe's validator answers: a name its rules refuse, which the CRD schema alone would accept
+    bad = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+           "metadata": {"name": "1-starts-with-a-digit", "namespace": "default"},
+           "spec": {"predictor": {"model": {"modelFormat": {"name": "vLLM"}, "storageUri": "pvc://x/y"}}}}
+    refused = kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(bad), check=False)
+    assert refused.returncode != 0
+    assert 'admission webhook "inferenceservice.kserve-webhook-server.validator" denied the request' in \
+        refused.stderr
 
 
-def test_every_inferenceservice_resolves_to_its_runtime(deployed):
-    runtimes, cluster = _cluster_runtimes()
-    isvcs = kubectl_json("get", "inferenceservice", "-A")["items"]
-    ours = [i for i in isvcs if i["metadata"]["namespace"] == NS]
-    assert len(ours) == 3
-    failures = []
-    for isvc in isvcs:
-        runtime, why = resolve(isvc, runtimes, cluster)
-        where = "%s/%s" % (isvc["metadata"]["namespace"], isvc["metadata"]["name"])
-        if runtime is None:
-            failures.append("%s: %s" % (where, why))
-        elif isvc["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "embedserve":
-            if not isvc["spec"]["predictor"]["model"].get("runtime"):
-                failures.append("%s: embedserve InferenceServices must name their runtime" % where)
-            task = isvc["metadata"]["labels"]["app.kubernetes.io/component"]
-            if runtime["metadata"]["labels"]["app.kubernetes.io/component"] != "%s-runtime" % task:
-                failures.append("%s: a %s model bound to %s" % (where, task, runtime["metadata"]["name"]))
-    assert failures == []
+def test_kserve_makes_every_inferenceservice_ready_from_its_runtime(kserve_controller, deployed):
+    isvcs = wait_ready(NS, ["granite", "minilm", "msmarco"])
+    namespace = kubectl_json("get", "namespace", NS)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for name, isvc in sorted(isvcs.items()):
+        deployment = kubectl_json("-n", NS, "get", "deployment", "%s-predictor" % name)
+        owner, = deployment["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == \
+            ("InferenceService", name, isvc["metadata"]["uid"], True)
+        runtime = kubectl_json("-n", NS, "get", "servingruntime", isvc["spec"]["predictor"]["model"]["runtime"])
+        container = [c for c in deployment["spec"]["template"]["spec"]["containers"]
+                     if c["name"] == "kserve-container"][0]
+        assert dict((k, container[k]) for k in ("image", "args")) == expected_container(runtime, isvc)
+        assert "--served-model-name=%s" % name in container["args"]
+        # admitted under restricted: the pods exist (Pod Security refuses creation otherwise) and run on kwok
+        pods = kubectl_json("-n", NS, "get", "pod", "-l", "serving.kserve.io/inferenceservice=%s" % name)["items"]
+        assert pods and all(_condition(p, "Ready").get("status") == "True" for p in pods)
+        # KServe's pod mutator: pvc://vllm-model-cache/<name> is the claim's <name> directory at /mnt/models,
+        # without a storage-initializer
+        for pod in pods:
+            served = [c for c in pod["spec"]["containers"] if c["name"] == "kserve-container"][0]
+            mount = [m for m in served["volumeMounts"] if m["mountPath"] == "/mnt/models"][0]
+            volume = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]][0]
+            assert volume["persistentVolumeClaim"]["claimName"] == "vllm-model-cache"
+            assert mount["subPath"] == name
+            assert not pod["spec"].get("initContainers")
+
+
+def test_deleting_one_model_like_the_dashboard_leaves_the_others_ready(
+        kserve_controller, playbooks, namespace_factory):
+    namespace = namespace_factory("it-kserve-delete-%s" % uuid.uuid4().hex[:6], {
+        "pod-security.kubernetes.io/enforce": "restricted"})
+    _with_cache(namespace)
+    _with_service_account(namespace)
+    run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
+        KSERVE_SEED, embedserve_namespace=namespace,
+        embedserve_models=[SEED[0], dict(SEED[0], name="minilm-two")]))
+    assert run.rc == 0, run.failure_messages()
+    wait_ready(namespace, ["minilm", "minilm-two"])
+    # odh-dashboard DeleteInferenceServiceModal: the InferenceService, then the runtime it names
+    isvc = kubectl_json("-n", namespace, "get", "inferenceservice", "minilm")
+    kubectl("-n", namespace, "delete", "inferenceservice", "minilm", "--wait=true")
+    kubectl("-n", namespace, "delete", "servingruntime", isvc["spec"]["predictor"]["model"]["runtime"])
+    # make KServe reconcile the survivor now rather than at its next event
+    kubectl("-n", namespace, "annotate", "inferenceservice", "minilm-two", "embedserve.io/poke=%s" % time.time())
+    time.sleep(3)
+    survivor = wait_ready(namespace, ["minilm-two"])["minilm-two"]
+    assert _condition(survivor, "PredictorReady")["status"] == "True"
+    assert _names("servingruntime", namespace) == ["minilm-two"]
+
+
+def test_s3_models_get_a_restricted_storage_initializer_with_tls_settings(
+        kserve_controller, playbooks, namespace_factory):
+    namespace = namespace_factory("it-kserve-s3-%s" % uuid.uuid4().hex[:6], {
+        "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
+    kubectl("-n", namespace, "create", "configmap", "minio-ca", "--from-literal=cabundle.crt=not-a-real-ca")
+    _with_service_account(namespace)
+    models = [dict(SEED[2], storage={"type": "s3", "connection": "minio", "path": "rerankers/msmarco"})]
+    connections = [{"name": "minio", "access_key_id": "it-access", "secret_access_key": "it-secret",
+                    "endpoint": "https://minio.example:9000", "bucket": "models", "verify_ssl": True,
+                    "ca_bundle_configmap": "minio-ca"}]
+    extra = dict(KSERVE_SEED, embedserve_namespace=namespace, embedserve_models=models,
+                 embedserve_connections=connections, embedserve_openshift_ai=False, embedserve_platform="kubernetes")
+    run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=extra)
+    assert run.rc == 0, run.failure_messages()
+    isvc = wait_ready(namespace, ["msmarco"])["msmarco"]
+    # upstream 0.20 by default: the renamed mode, and the restricted storage container named
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    assert isvc["spec"]["predictor"]["storageContainerName"] == "embedserve-s3-restricted"
+    entry = json.loads(base64.b64decode(kubectl_json("-n", namespace, "get", "secret", "storage-config")["data"][
+        "minio"]))
+    assert entry["verify_ssl"] == "1" and entry["cabundle_configmap"] == "minio-ca"
+    pod, = kubectl_json("-n", namespace, "get", "pod", "-l", "serving.kserve.io/inferenceservice=msmarco")["items"]
+    init, = pod["spec"]["initContainers"]
+    assert init["name"] == "storage-initializer"
+    assert init["args"] == ["s3://models/rerankers/msmarco", "/mnt/models"]
+    assert init["securityContext"]["allowPrivilegeEscalation"] is False
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    env = dict((e["name"], e) for e in init["env"])
+    assert env["STORAGE_CONFIG"]["valueFrom"]["secretKeyRef"] == {"name": "storage-config", "key": "minio"}
+    assert env["AWS_CA_BUNDLE_CONFIGMAP"]["value"] == "minio-ca"
+    ca_volume = [v for v in pod["spec"]["volumes"] if v["name"] == "cabundle-cert"][0]
+    assert ca_volume["configMap"]["name"] == "minio-ca"
+
+
+def test_kserve_default_storage_initializer_is_refused_under_restricted(
+        kserve_controller, playbooks, namespace_factory):
+    """Finding 4 reproduced with the real controller: without the restricted ClusterStorageContainer KServe's
+    default (no securityContext) is used, and Pod Security refuses the predictor pod."""
+    namespace = namespace_factory("it-kserve-s3d-%s" % uuid.uuid4().hex[:6], {
+        "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
+    _with_service_account(namespace)
+    models = [dict(SEED[2], storage={"type": "s3", "connection": "minio", "path": "rerankers/msmarco"})]
+    connections = [{"name": "minio", "access_key_id": "a", "secret_access_key": "s",
+                    "endpoint": "https://minio.example:9000", "bucket": "models"}]
+    # the cluster-scoped container an earlier run made matches every data connection: take it away meanwhile
+    saved = kubectl("get", "clusterstoragecontainer", "embedserve-s3-restricted", "-o", "json", check=False)
+    kubectl("delete", "clusterstoragecontainer", "embedserve-s3-restricted", "--ignore-not-found")
+    try:
+        run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
+            KSERVE_SEED, embedserve_namespace=namespace, embedserve_models=models, embedserve_connections=connections,
+            embedserve_openshift_ai=False, embedserve_platform="kubernetes", kserve_runtime_storage_container=False))
+        assert run.rc == 0, run.failure_messages()
+        deadline, refused = time.time() + 120, []
+        while not refused and time.time() < deadline:
+            events = kubectl_json("-n", namespace, "get", "event", "--field-selector", "reason=FailedCreate")["items"]
+            refused = [e["message"] for e in events if "storage-initializer" in e["message"]]
+            time.sleep(2)
+    finally:
+        if saved.returncode == 0:
+            restored = json.loads(saved.stdout)
+            restored["metadata"] = {"name": restored["metadata"]["name"], "labels": restored["metadata"]["labels"]}
+            kubectl("create", "-f", "-", stdin=json.dumps(restored))
+    assert refused and "violates PodSecurity \"restricted:latest\"" in refused[0]
+    assert 'allowPrivilegeEscalation != false (container "storage-initializer"' in refused[0]
+    assert kubectl_json("-n", namespace, "get", "pod")["items"] == []
 
 
 # --- the dashboard's instantiation of each Template -------------------------------------------------------------
@@ -297,7 +387,11 @@ def test_templates_carry_what_the_dashboard_reads(deployed):
 
 
 def test_each_template_instantiates_like_the_dashboard_and_serves_a_deployment(deployed, namespace_factory):
-    project = namespace_factory("it-kserve-dash-%s" % uuid.uuid4().hex[:6], {"opendatahub.io/dashboard": "true"})
+    project = namespace_factory("it-kserve-dash-%s" % uuid.uuid4().hex[:6], {
+        "opendatahub.io/dashboard": "true", "pod-security.kubernetes.io/enforce": "restricted"})
+    kubectl("-n", project, "create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "models"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
     for index, template in enumerate(_dashboard_templates()):
         name = "dash-model-%d" % index
         runtime, added = dashboard_instance(template, name, project)
@@ -315,9 +409,13 @@ def test_each_template_instantiates_like_the_dashboard_and_serves_a_deployment(d
                     "modelFormat": dict((k, v) for k, v in fmt.items() if k in ("name", "version")),
                     "runtime": name, "storageUri": "pvc://models/%s" % name, "args": ["--max-model-len=256"]}}}}
         kubectl("apply", "--server-side", "--field-manager=odh-dashboard", "-f", "-", stdin=json.dumps(isvc))
-        runtimes, cluster = _cluster_runtimes()
-        bound, why = resolve(kubectl_json("-n", project, "get", "inferenceservice", name), runtimes, cluster)
-        assert why is None and bound["metadata"]["name"] == name
+        if not _exists("get", "mutatingwebhookconfiguration", "inferenceservice.serving.kserve.io"):
+            continue  # without KServe's controller only the API server's acceptance is checked
+        # KServe binds it to the instance and makes it Ready
+        ready = wait_ready(project, [name])[name]
+        deployment = kubectl_json("-n", project, "get", "deployment", "%s-predictor" % name)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert dict((k, container[k]) for k in ("image", "args")) == expected_container(runtime, ready)
 
 
 # --- check mode and bad input ---------------------------------------------------------------------------------
@@ -353,16 +451,21 @@ def _with_cache(namespace):
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
 
 
+def _with_service_account(namespace):
+    """The predictor pods' service account, which the namespace role makes in a full run."""
+    kubectl("-n", namespace, "create", "serviceaccount", "vllm")
+
+
 def test_missing_kserve_crds_fail_naming_them(playbooks, bare_namespace):
     _with_cache(bare_namespace)
     # A KServe CRD this cluster does not have: the role looks each required CRD up and names the missing ones.
     run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
         KSERVE_SEED, embedserve_namespace=bare_namespace,
         kserve_runtime_required_crds=["servingruntimes.serving.kserve.io", "inferenceservices.serving.kserve.io",
-                                      "inferencegraphs.serving.kserve.io"]))
+                                      "llminferenceservices.serving.kserve.io"]))
     _assert_nothing_written(run, bare_namespace)
     message = _message(run)
-    assert "lacks the CustomResourceDefinition(s) inferencegraphs.serving.kserve.io" in message
+    assert "lacks the CustomResourceDefinition(s) llminferenceservices.serving.kserve.io" in message
     assert "servingruntimes.serving.kserve.io" not in message.split("needed for", maxsplit=1)[0]
     assert "minilm, granite, msmarco" in message
 
@@ -400,12 +503,41 @@ def test_hand_set_format_or_runtime_mismatch_fails(playbooks, bare_namespace):
         assert _names("inferenceservice", bare_namespace) == []
         assert _names("servingruntime", bare_namespace) == [shadow]
         message = _message(run)
-        assert "minilm: ServingRuntime vllm-embedding-runtime does not declare model format vllm-embedding" in message
+        assert "minilm: ServingRuntime minilm does not declare model format vllm-embedding" in message
         assert "granite: ServingRuntime %s does not declare model format vLLM (it declares: huggingface" % shadow \
             in message
-        assert "msmarco: ServingRuntime vllm-reranker-runtime does not declare model format vLLM version 1" in message
+        assert "msmarco: ServingRuntime msmarco does not declare model format vLLM version 1" in message
     finally:
         kubectl("delete", "clusterservingruntime", shadow, "--wait=false", check=False)
+
+
+def test_api_key_on_plain_kserve_is_refused_not_served_open(playbooks, bare_namespace):
+    """Finding 3: plain KServe ignores security.opendatahub.io/enable-auth, so the key would protect nothing."""
+    _with_cache(bare_namespace)
+    run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
+        KSERVE_SEED, embedserve_namespace=bare_namespace, embedserve_openshift_ai=False,
+        embedserve_models=[dict(SEED[0], api_key=True), SEED[2]]))
+    _assert_nothing_written(run, bare_namespace)
+    message = _message(run)
+    assert "minilm: api_key/enable_auth asks for token authentication, which only OpenShift AI's " \
+           "odh-model-controller enforces" in message
+    assert "msmarco" not in message
+
+
+def test_api_key_on_openshift_ai_asks_for_token_auth(playbooks, namespace_factory):
+    namespace = namespace_factory("it-kserve-auth-%s" % uuid.uuid4().hex[:6])
+    _with_cache(namespace)
+    run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
+        KSERVE_SEED, embedserve_namespace=namespace, embedserve_models=[dict(SEED[0], api_key=True), SEED[2]],
+        kserve_runtime_hardware_profile={"name": "a10g-shared", "namespace": "redhat-ods-applications"}))
+    assert run.rc == 0, run.failure_messages()
+    annotations = dict((name, kubectl_json("-n", namespace, "get", "inferenceservice", name)["metadata"][
+        "annotations"]) for name in ("minilm", "msmarco"))
+    assert annotations["minilm"]["security.opendatahub.io/enable-auth"] == "true"
+    assert annotations["msmarco"]["security.opendatahub.io/enable-auth"] == "false"
+    for values in annotations.values():
+        assert values["opendatahub.io/hardware-profile-name"] == "a10g-shared"
+        assert values["opendatahub.io/hardware-profile-namespace"] == "redhat-ods-applications"
 
 
 def test_templates_refuse_model_types_the_dashboard_drops(playbooks, deployed):
@@ -422,7 +554,7 @@ def test_templates_need_the_dashboard_namespace(playbooks, deployed):
     run = run_playbook("site.yml", extra_vars=dict(
         KSERVE_SEED, embedserve_namespace=NS, embedserve_dashboard_namespace="it-kserve-no-dashboard"))
     assert run.rc != 0
-    assert "The dashboard namespace it-kserve-no-dashboard does not exist" in _message(run)
+    assert "namespace it-kserve-no-dashboard does not exist" in _message(run)
     assert run.changed == 0, run.changed_tasks()
     assert not _exists("get", "namespace", "it-kserve-no-dashboard")
 
@@ -442,6 +574,9 @@ def test_data_connections_never_reach_the_output_or_rendered_files(playbooks, tm
     assert stored["metadata"]["annotations"]["opendatahub.io/connection-type-ref"] == "s3"
     isvc = kubectl_json("-n", namespace, "get", "inferenceservice", "msmarco")
     assert isvc["spec"]["predictor"]["model"]["storage"] == {"key": "minio", "path": "rerankers/msmarco"}
+    # OpenShift AI's connections API names the same connection and path
+    assert isvc["metadata"]["annotations"]["opendatahub.io/connections"] == "minio"
+    assert isvc["metadata"]["annotations"]["opendatahub.io/connection-path"] == "rerankers/msmarco"
     # OpenShift AI builds storage-config from the connection itself
     assert not _exists("-n", namespace, "get", "secret", "storage-config")
     again = run_playbook(str(playbooks / "kserve.yml"), extra_vars=extra)

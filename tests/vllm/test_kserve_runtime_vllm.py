@@ -108,9 +108,10 @@ def flag(args, name):
 
 
 def test_rendered_runtime_is_what_the_test_runs(rendered):
-    runtime = rendered["ServingRuntime"]["vllm-embedding-runtime"]
+    runtime = rendered["ServingRuntime"]["minilm"]
     isvc = rendered["InferenceService"]["minilm"]
-    assert isvc["spec"]["predictor"]["model"]["runtime"] == "vllm-embedding-runtime"
+    # one runtime per InferenceService, named after it
+    assert isvc["spec"]["predictor"]["model"]["runtime"] == "minilm"
     container = kserve_container(runtime, isvc)
     assert container["args"][:4] == ["--model=/mnt/models", "--served-model-name=minilm", "--runner=pooling",
                                      "--port=8080"]
@@ -122,7 +123,7 @@ def test_rendered_runtime_is_what_the_test_runs(rendered):
 
 
 def test_embedding_runtime_serves_minilm_from_mnt_models(rendered, tmp_path):
-    runtime = rendered["ServingRuntime"]["vllm-embedding-runtime"]
+    runtime = rendered["ServingRuntime"]["minilm"]
     isvc = rendered["InferenceService"]["minilm"]
     container = kserve_container(runtime, isvc)
     with start(container, minilm_dir(venv_python()), runtime, tmp_path) as srv:
@@ -176,8 +177,8 @@ def cross_encoder_dir(tmp_path_factory):
 
 
 def test_reranker_runtime_serves_a_cross_encoder_with_the_same_flags(rendered, cross_encoder_dir, tmp_path):
-    embedding = rendered["ServingRuntime"]["vllm-embedding-runtime"]["spec"]["containers"][0]
-    runtime = rendered["ServingRuntime"]["vllm-reranker-runtime"]
+    embedding = rendered["ServingRuntime"]["minilm"]["spec"]["containers"][0]
+    runtime = rendered["ServingRuntime"]["msmarco"]
     # the two runtimes run the same command: one per task is for the dashboard, not for vLLM
     assert runtime["spec"]["containers"][0]["args"] == embedding["args"]
     assert runtime["spec"]["containers"][0]["command"] == embedding["command"]

@@ -26,8 +26,8 @@ def names(host, kind, namespace=NAMESPACE, selector="app.kubernetes.io/managed-b
 def test_each_model_is_deployed_in_its_own_mode(host):
     assert names(host, "deployment") == ["msmarco"]
     assert names(host, "inferenceservice") == ["granite", "minilm"]
-    # only the embedding runtime is needed: the reranker is raw
-    assert names(host, "servingruntime") == ["vllm-embedding-runtime"]
+    # one runtime per InferenceService (an instance of the embedding runtime); none for the raw reranker
+    assert names(host, "servingruntime") == ["granite", "minilm"]
 
 
 def test_the_gpu_plan_spans_both_modes(host):

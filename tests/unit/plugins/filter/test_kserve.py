@@ -27,8 +27,9 @@ CATALOGUE = [entry("a", "embed", "vllm-embedding-runtime"), entry("b", "score", 
              {"name": "c", "mode": "raw"}]
 
 
-def test_exposes_both_filters_with_documentation():
-    assert set(FILTERS) == {"serving_runtime", "kserve_bindings"}
+def test_exposes_the_filters_with_documentation():
+    assert set(FILTERS) == {"serving_runtime", "kserve_bindings", "kserve_deployment_mode", "kserve_storage_container",
+                            "kserve_storage_config_entry"}
     for name in FILTERS:
         doc = yaml.safe_load((REPO / "plugins" / "filter" / ("%s.yml" % name)).read_text())
         assert doc["DOCUMENTATION"]["name"] == name
@@ -62,3 +63,22 @@ def test_kserve_bindings_reports_problems_without_raising():
 def test_kserve_bindings_rejects_a_non_mapping_override_set():
     checked = FILTERS["kserve_bindings"](CATALOGUE, [], ["not", "a", "mapping"])
     assert checked["problems"] and "must be a mapping" in checked["problems"][0]
+
+
+def test_version_filters_turn_errors_into_filter_errors():
+    assert FILTERS["kserve_deployment_mode"]("0.20") == "Standard"
+    assert FILTERS["kserve_deployment_mode"]("0.15", "") == "RawDeployment"
+    with pytest.raises(AnsibleFilterError, match="kserve_deployment_mode: KServe 0.15 does not know"):
+        FILTERS["kserve_deployment_mode"]("0.15", "Standard")
+    made = FILTERS["kserve_storage_container"]("csc", "img:1", "0.19")
+    assert made["object"]["metadata"]["name"] == "csc" and made["selectable"] is False
+    with pytest.raises(AnsibleFilterError, match="kserve_storage_config_entry"):
+        FILTERS["kserve_storage_config_entry"]({"name": "x"})
+
+
+def test_per_model_filter_arguments_accept_survey_strings():
+    made = FILTERS["serving_runtime"](copy.deepcopy(CATALOGUE), namespace="ns", per_model="true")
+    assert [r["metadata"]["name"] for r in made] == ["a", "b"]
+    checked = FILTERS["kserve_bindings"](copy.deepcopy(CATALOGUE), made, None, None, ["cache"], [], "true", False,
+                                         "false")
+    assert checked["problems"] == [] and checked["bindings"]["a"]["runtime"] == "a"

@@ -223,11 +223,11 @@ def test_seed_binds_each_model_to_its_task_runtime(catalogue):
     assert checked["problems"] == []
     assert checked["bindings"] == {
         "minilm": {"runtime": "vllm-embedding-runtime", "runtime_kind": "ServingRuntime",
-                   "model_format": {"name": "vLLM"}, "enable_auth": False},
+                   "model_format": {"name": "vLLM"}, "enable_auth": False, "hardware_profile": {}},
         "granite": {"runtime": "vllm-embedding-runtime", "runtime_kind": "ServingRuntime",
-                    "model_format": {"name": "vLLM"}, "enable_auth": False},
+                    "model_format": {"name": "vLLM"}, "enable_auth": False, "hardware_profile": {}},
         "msmarco": {"runtime": "vllm-reranker-runtime", "runtime_kind": "ServingRuntime",
-                    "model_format": {"name": "vLLM"}, "enable_auth": False},
+                    "model_format": {"name": "vLLM"}, "enable_auth": False, "hardware_profile": {}},
     }
 
 
@@ -265,7 +265,8 @@ def test_a_matching_cluster_runtime_named_by_hand_binds(catalogue):
                           found_runtimes=found, claims=["vllm-model-cache"])
     assert checked["problems"] == []
     assert checked["bindings"]["minilm"] == {"runtime": "vllm-cuda-runtime", "runtime_kind": "ClusterServingRuntime",
-                                             "model_format": {"name": "vLLM"}, "enable_auth": True}
+                                             "model_format": {"name": "vLLM"}, "enable_auth": True,
+                                             "hardware_profile": {}}
 
 
 def test_render_mode_needs_a_format_for_runtimes_it_cannot_read(catalogue):
@@ -294,3 +295,98 @@ def test_storage_problems(catalogue):
                            "in the namespace")
     assert problems[2].startswith("msmarco: has neither cache storage")
     assert len(sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], connections=["minio"])["problems"]) == 2
+
+
+# --- issue 13: one runtime per InferenceService, auth, KServe versions, storage ----------------------------------
+
+def test_per_model_runtimes_are_named_after_their_inferenceservice(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models", per_model=True)
+    assert [r["metadata"]["name"] for r in runtimes] == ["minilm", "granite", "msmarco"]
+    shared = by_name(sr.serving_runtimes(catalogue, namespace="models"))
+    for runtime in runtimes:
+        name = runtime["metadata"]["name"]
+        task_runtime = "vllm-reranker-runtime" if name == "msmarco" else "vllm-embedding-runtime"
+        # a copy of the task's runtime (the dashboard's Template instance), pointing at the task's Template
+        assert runtime["spec"] == shared[task_runtime]["spec"]
+        assert runtime["metadata"]["annotations"]["opendatahub.io/template-name"] == task_runtime + "-template"
+        assert runtime["metadata"]["labels"]["app.kubernetes.io/instance"] == name
+    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True)
+    assert checked["problems"] == []
+    assert dict((k, v["runtime"]) for k, v in checked["bindings"].items()) == {
+        "minilm": "minilm", "granite": "granite", "msmarco": "msmarco"}
+    # the Templates stay one per task
+    templates = sr.serving_runtimes(catalogue, template=True, per_model=True)
+    assert [r["metadata"]["name"] for r in templates] == ["vllm-embedding-runtime", "vllm-reranker-runtime"]
+
+
+def test_auth_is_refused_without_openshift_ai_and_explicit_with_it(catalogue):
+    catalogue[0]["api_key"] = {"enabled": True, "secret_name": "minilm-api-key"}
+    runtimes = sr.serving_runtimes(catalogue, namespace="models", per_model=True)
+    plain = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, openshift_ai=False)
+    assert len(plain["problems"]) == 1
+    assert plain["problems"][0].startswith("minilm: api_key/enable_auth asks for token authentication, which only "
+                                           "OpenShift AI's odh-model-controller enforces")
+    rhoai = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, openshift_ai=True)
+    assert rhoai["problems"] == []
+    assert dict((k, v["enable_auth"]) for k, v in rhoai["bindings"].items()) == {
+        "minilm": True, "granite": False, "msmarco": False}
+    everyone = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, enable_auth="yes")
+    assert all(b["enable_auth"] for b in everyone["bindings"].values())
+
+
+def test_hardware_profile_override(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models", per_model=True)
+    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, overrides={
+        "minilm": {"hardware_profile": "a10g"}, "granite": {"hardware_profile": {"name": "h", "namespace": "ns"}},
+        "msmarco": {"hardware_profile": {"nam": "typo"}}})
+    assert checked["bindings"]["minilm"]["hardware_profile"] == {"name": "a10g"}
+    assert checked["bindings"]["granite"]["hardware_profile"] == {"name": "h", "namespace": "ns"}
+    assert any(p.startswith("msmarco: hardware_profile must be a name or {name, namespace}")
+               for p in checked["problems"])
+
+
+@pytest.mark.parametrize("version, requested, mode", [
+    ("0.20", None, "Standard"), ("v0.20.0", "", "Standard"), ("0.16", None, "Standard"),
+    ("0.15", None, "RawDeployment"), ("0.14.1", None, "RawDeployment"),
+    ("0.20", "RawDeployment", "RawDeployment"), ("0.15", "RawDeployment", "RawDeployment"),
+])
+def test_deployment_mode_follows_the_kserve_release(version, requested, mode):
+    assert sr.deployment_mode(version, requested) == mode
+
+
+@pytest.mark.parametrize("version, requested, message", [
+    ("0.15", "Standard", "KServe 0.15 does not know deploymentMode Standard"),
+    ("0.20", "Serverless", "deployment mode must be RawDeployment or Standard"),
+    (0.2, None, "YAML reads 0.20 as 0.2"),
+    ("latest", None, "kserve_version must look like 0.20"),
+])
+def test_deployment_mode_refuses_what_the_release_does_not_know(version, requested, message):
+    with pytest.raises(sr.ServingRuntimeError, match=message):
+        sr.deployment_mode(version, requested)
+
+
+def test_storage_container_is_restricted_and_selectable_from_0_20():
+    csc = sr.storage_container("embedserve-s3-restricted", "kserve/storage-initializer:v0.20.0")
+    container = csc["spec"]["container"]
+    assert container["name"] == "storage-initializer"
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                            "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    # s3:// for storageUri, KServe's placeholder scheme for data connections (storage: {key, path})
+    assert csc["spec"]["supportedUriFormats"] == [{"prefix": "s3://"}, {"prefix": "<scheme-placeholder>://"}]
+    assert csc["spec"]["workloadType"] == "initContainer"
+    assert sr.selects_storage_container("0.20") and sr.selects_storage_container("v0.21.1")
+    assert not sr.selects_storage_container("0.19")
+
+
+def test_storage_config_entry_carries_tls_settings():
+    base = {"name": "minio", "access_key_id": "a", "secret_access_key": "s", "endpoint": "https://minio:9000",
+            "bucket": "models"}
+    import json
+    entry = json.loads(sr.storage_config_entry(base))
+    assert entry == {"type": "s3", "access_key_id": "a", "secret_access_key": "s",
+                     "endpoint_url": "https://minio:9000", "bucket": "models", "region": "us-east-1",
+                     "verify_ssl": "1"}
+    entry = json.loads(sr.storage_config_entry(dict(base, verify_ssl="false", ca_bundle_configmap="minio-ca")))
+    assert entry["verify_ssl"] == "0" and entry["cabundle_configmap"] == "minio-ca"
+    with pytest.raises(sr.ServingRuntimeError, match="verify_ssl must be a boolean"):
+        sr.storage_config_entry(dict(base, verify_ssl="maybe"))
