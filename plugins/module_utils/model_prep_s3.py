@@ -282,3 +282,4 @@ def sync_folder(client, folder, bucket, root, delete_extra=False, check_mode=Fal
                 url, explain_s3_error(exc, bucket, endpoint)), done) from exc
         result["deleted"] = keys
     result["changed"] = bool(done or result["deleted"])
+    return result
