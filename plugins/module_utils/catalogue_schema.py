@@ -685,7 +685,8 @@ DEVICES = ("gpu", "cpu")
 # `max_modle_len` must not be silently ignored.
 ENTRY_FIELDS = {
     "name": String(max_length=253, empty=False),
-    "model": String(max_length=1024, problem=no_whitespace_problem, empty=False),
+    # a Hub repository id or a directory on the controller (which may contain spaces)
+    "model": String(max_length=4096, empty=False),
     "revision": String(max_length=255, problem=no_whitespace_problem),
     "mode": Choice(("raw", "kserve")),
     "max_model_len": Integer(1, INT32_MAX),

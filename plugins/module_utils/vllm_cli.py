@@ -45,6 +45,8 @@ MANAGED_FLAGS = {
     "--task": "nothing: the task follows from the model's architecture (--runner/--convert)",
     "--max-model-len": "max_model_len",
     "--gpu-memory-utilization": "embedserve_gpus (the GPU plan sets each model's share)",
+    # an alias of --gpu-memory-utilization in newer releases (found by tests/vllm/test_extra_args_parser_vllm.py)
+    "--device-memory-utilization": "embedserve_gpus (the GPU plan sets each model's share)",
     "--dtype": "dtype",
     "--hf-overrides": "hf_overrides",
     "--trust-remote-code": "nothing: it follows from the model's config.json (auto_map)",

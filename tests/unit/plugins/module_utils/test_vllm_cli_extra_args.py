@@ -23,6 +23,9 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_cli import (
     # argparse accepts unambiguous abbreviations
     (["--max-model", "100000"], "--max-model-len"),
     (["--gpu-mem=0.99"], "--gpu-memory-utilization"),
+    # vLLM 0.32's alias of --gpu-memory-utilization, and an abbreviation of it
+    (["--device-memory-utilization", "0.99"], "--device-memory-utilization"),
+    (["--device_memory_util=0.99"], "--device-memory-utilization"),
     # BooleanOptionalAction adds --no-<flag>
     (["--no-enforce-eager"], "--enforce-eager"),
     (["--no_trust_remote_code"], "--trust-remote-code"),
