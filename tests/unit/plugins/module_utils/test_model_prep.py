@@ -473,3 +473,20 @@ def test_module_utils_are_json_clean(tmp_path, minilm_dir):
     """Results go through AnsibleModule.exit_json: they must be plain JSON."""
     result = model_prep.prepare_folder(minilm_dir, str(tmp_path / "m"), check_mode=True)
     assert json.loads(json.dumps(result)) == result
+
+
+class StoringClient(FlakyClient):
+    def put_object(self, Bucket, Key, Body, Metadata):  # noqa: N803 - boto3's argument names
+        self.stored[Key] = (Body.read(), Metadata)
+
+
+def test_a_complete_upload_reports_every_file(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name in ("config.json", "a.txt"):
+        (folder / name).write_text(name)
+    client = StoringClient()
+    result = model_prep.sync_folder(client, str(folder), "bucket", "p/m/", endpoint="http://s3")
+    assert result["complete"] is True and result["changed"] is True
+    assert result["uploaded"] == ["a.txt", "config.json"]  # config.json last: readers never see half a folder
+    assert sorted(client.stored) == ["p/m/a.txt", "p/m/config.json"]
