@@ -94,6 +94,6 @@ def source_problems(catalogue, settings):
         problems.append(
             "%s: model %s is a folder on the controller, which the %s-mode pod cannot see; prepare it "
             "(embedserve_model_source: prepared copies it to the model cache claim, and to S3 with "
-            "model_prep_s3_upload), or give the Hugging Face id" % (entry["name"], entry.get("model"),
-                                                                      entry.get("mode")))
+            "model_prep_s3_upload), or give the Hugging Face id"
+            % (entry["name"], entry.get("model"), entry.get("mode")))
     return problems

@@ -175,6 +175,7 @@ def test_shared_templates_are_reference_counted(clean):
     for namespace in (NS, NS_B):
         run = _deploy(namespace, [dict(SEED[0], mode="kserve")], embedserve_openshift_ai=True)
         assert run.rc == 0, _message(run)
+
     def ours(template):
         # other tests' catalogues may reference the same Template; look at these two only
         return sorted(v for k, v in (template["metadata"].get("annotations") or {}).items()
