@@ -30,7 +30,8 @@ description:
   - The model cache claim and data-connection Secrets are never pruned or removed unless
     I(prune_protected=true). Objects without this ApplySet's label are never touched.
   - Check mode lists what would be pruned; with C(--diff) every pruned object is shown.
-author: embedserve.vllm contributors
+author:
+  - embedserve.vllm contributors (@embedserve)
 options:
   state:
     description: What to do.
@@ -150,7 +151,15 @@ try:
     HAS_KUBERNETES = True
 except ImportError:
     HAS_KUBERNETES = False
-    DynamicApiError = NotFoundError = ResourceNotFoundError = Exception
+
+    class DynamicApiError(Exception):
+        """Stand-in so the except clauses below stay valid without the kubernetes library."""
+
+    class NotFoundError(DynamicApiError):
+        pass
+
+    class ResourceNotFoundError(Exception):
+        pass
 
 try:
     from urllib3.exceptions import HTTPError as Urllib3Error
@@ -465,11 +474,13 @@ def main():
     except DynamicApiError as exc:
         module.fail_json(msg="the Kubernetes API refused a request of the ApplySet step: %s %s" % (
             getattr(exc, "status", ""), getattr(exc, "summary", lambda: str(exc))()))
-    except (Urllib3Error, OSError) as exc:
-        module.fail_json(msg="%s (%s)" % (CONNECTION_HINT, exc.__class__.__name__))
-    except Exception as exc:  # kubernetes.core wraps config errors in CoreException
+    except Exception as exc:  # pylint: disable=broad-except
+        # connection failures (urllib3, OSError) and kubernetes.core's CoreException for a bad kubeconfig
+        # name the setting to check; anything else is one bounded message, never a traceback
+        if isinstance(exc, (Urllib3Error, OSError)):
+            module.fail_json(msg="%s (%s)" % (CONNECTION_HINT, exc.__class__.__name__))
         module.fail_json(msg="%s: %s" % (CONNECTION_HINT if "config" in str(exc).lower() else
-                                         "the ApplySet step failed", exc))
+                                         "the ApplySet step failed", str(exc)[:2000]))
 
 
 if __name__ == "__main__":
