@@ -14,7 +14,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.cluster/bin:$(PATH)
 
-.PHONY: help venv cluster cluster-down models demo prepare verify loadtest test lint sanity unit integration molecule vllm s3 bench clean
+.PHONY: ee-context help venv cluster cluster-down models demo prepare verify loadtest test lint sanity unit integration molecule vllm s3 bench clean
 
 help:
 	@echo "make demo   - set up everything and deploy the catalogue to the local cluster"
@@ -86,6 +86,10 @@ s3: venv
 	$(BIN)/python -m pytest tests/s3 -q
 
 test: lint sanity unit integration molecule vllm s3
+
+# The execution environment's build context (collection tarball + ansible-builder create).
+ee-context: venv
+	hack/ee-context.sh
 
 bench: venv
 	$(BIN)/python hack/bench.py
