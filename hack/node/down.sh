@@ -28,6 +28,17 @@ stop kubelet
 stop kube-proxy
 # kube-proxy's iptables chains (up.sh links the binaries it ran at $s/bin).
 if [ -x "$s/bin/kube-proxy" ]; then "$s/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+# ... and kubelet's own (KUBE-FIREWALL, the canaries), which that leaves.
+for ipt in iptables ip6tables; do
+  command -v "$ipt" >/dev/null || continue
+  while "$ipt" -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+  while "$ipt" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+  for table in filter nat mangle; do
+    for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY; do
+      "$ipt" -t "$table" -F "$chain" 2>/dev/null && "$ipt" -t "$table" -X "$chain" 2>/dev/null || true
+    done
+  done
+done
 if alive containerd; then
   # Containers kubelet had no time to stop: kill their tasks (the shims exit with them).
   for id in $(ctr_node tasks ls -q 2>/dev/null); do
@@ -39,7 +50,7 @@ if alive containerd; then
 fi
 stop containerd
 # Pod sandboxes' mounts left by a hard stop, then the state itself.
-grep -o " $s/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+{ grep -o " $s/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 ip link del "$EMBEDSERVE_NODE_CNI_BRIDGE" 2>/dev/null || true
 ip link del "$EMBEDSERVE_NODE_BRIDGE" 2>/dev/null || true
 if kubectl get --raw /readyz >/dev/null 2>&1; then
