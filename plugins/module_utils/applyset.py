@@ -152,12 +152,19 @@ def is_protected(obj, prune_protected=False):
     return kind == "Secret" and labels.get("opendatahub.io/dashboard") == "true"
 
 
+def controlled(obj):
+    """True for an object a controller made from another (KServe's predictor Deployment from an
+    InferenceService): KServe copies the InferenceService's labels, part-of included, onto what it
+    creates, but such an object is its controller's to delete, and goes with its owner."""
+    return any(ref.get("controller") for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
 def prune_candidates(members, desired_refs, prune_protected=False):
     """(to delete, kept protected): members that are not desired."""
     wanted = set(ref_key(ref) for ref in desired_refs)
     doomed, kept = [], []
     for obj in members:
-        if ref_key(object_ref(obj)) in wanted:
+        if ref_key(object_ref(obj)) in wanted or controlled(obj):
             continue
         (kept if is_protected(obj, prune_protected) else doomed).append(obj)
     return doomed, kept

@@ -76,6 +76,17 @@ def test_prune_keeps_desired_and_protected():
     assert len(doomed) == 5 and kept == []
 
 
+def test_objects_a_controller_made_are_left_to_it():
+    # KServe copies the InferenceService's labels (part-of included) onto the predictor it creates
+    predictor = obj("Deployment", "minilm-predictor", api_version="apps/v1")
+    predictor["metadata"]["ownerReferences"] = [{"apiVersion": "serving.kserve.io/v1beta1",
+                                                 "kind": "InferenceService", "name": "minilm", "controller": True}]
+    assert rules.prune_candidates([predictor], []) == ([], [])
+    # a plain owner reference (not the controller) does not protect
+    predictor["metadata"]["ownerReferences"][0]["controller"] = False
+    assert len(rules.prune_candidates([predictor], [])[0]) == 1
+
+
 def test_same_name_other_kind_or_version_is_compared_by_group_kind():
     members = [obj("Route", "m", api_version="route.openshift.io/v1")]
     desired = [{"apiVersion": "route.openshift.io/v1", "kind": "Route", "name": "m", "namespace": "ns"}]
