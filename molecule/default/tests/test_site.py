@@ -19,8 +19,11 @@ def kubectl_json(host, *args):
 
 
 def names(host, kind, namespace=NAMESPACE, selector="app.kubernetes.io/managed-by=embedserve"):
+    """The objects site.yml wrote; those a controller made from them (KServe's predictor Deployments, which
+    carry the InferenceService's labels) are left out."""
     items = kubectl_json(host, "-n", namespace, "get", kind, "-l", selector)["items"]
-    return sorted(item["metadata"]["name"] for item in items)
+    return sorted(item["metadata"]["name"] for item in items
+                  if not any(ref.get("controller") for ref in item["metadata"].get("ownerReferences") or []))
 
 
 def test_each_model_is_deployed_in_its_own_mode(host):
