@@ -14,7 +14,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.cluster/bin:$(PATH)
 
-.PHONY: ee-context help venv cluster cluster-down models demo prepare verify loadtest test lint sanity unit integration molecule vllm s3 bench clean
+.PHONY: ee-context help venv cluster cluster-down models demo prepare verify loadtest test test-cluster-stream test-vllm-stream lint sanity unit integration molecule vllm s3 bench clean
 
 help:
 	@echo "make demo   - set up everything and deploy the catalogue to the local cluster"
@@ -85,7 +85,17 @@ vllm: venv models
 s3: venv
 	$(BIN)/python -m pytest tests/s3 -q
 
-test: lint sanity unit integration molecule vllm s3
+# Two streams side by side, one per core: the cluster stream is mostly one
+# ansible-playbook at a time, the vLLM stream mostly torch. Lines carry their
+# stream's name; each stage prints its wall time (hack/stream.sh).
+test: venv cluster models
+	$(MAKE) --no-print-directory -j2 test-cluster-stream test-vllm-stream
+
+test-cluster-stream:
+	hack/stream.sh cluster lint unit integration molecule
+
+test-vllm-stream:
+	hack/stream.sh vllm sanity vllm s3
 
 # The execution environment's build context (collection tarball + ansible-builder create).
 ee-context: venv

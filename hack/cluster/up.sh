@@ -42,12 +42,12 @@ wait_for() {  # wait_for <condition> <seconds> <object>...
 # KServe's other CRDs (InferenceGraph, TrainedModel, ClusterStorageContainer:
 # the kserve_runtime role creates a ClusterStorageContainer) always; KServe's
 # own controller manager with its webhooks (kserve/start.sh; built once,
-# about 10-15 minutes, then cached) with EMBEDSERVE_KSERVE_CONTROLLER=1.
-# Opt-in until the ownership role's prune leaves alone what KServe creates
-# (KServe copies the InferenceService's ApplySet label onto its Deployment).
+# about 10-15 minutes, then cached), so what kserve mode writes is reconciled
+# and admitted by the real KServe. EMBEDSERVE_KSERVE_CONTROLLER=0 leaves it
+# out (CRDs only), e.g. for a throw-away second cluster.
 kserve_up() {
   kubectl apply --server-side --field-manager=embedserve-cluster -f "$here/kserve/crds" >/dev/null
-  if [ "${EMBEDSERVE_KSERVE_CONTROLLER:-0}" = 1 ]; then
+  if [ "${EMBEDSERVE_KSERVE_CONTROLLER:-1}" = 1 ]; then
     EMBEDSERVE_CLUSTER_STATE="$state" "$here/kserve/start.sh" "$kubeconfig" "$bin"
   fi
 }

@@ -48,6 +48,8 @@ MODELS_MAX = 256
 # At most this many problems are listed; the rest are counted, so output stays bounded.
 PROBLEMS_SHOWN = 50
 GPU_REPLICAS_EXPLAINED = 64
+# A Hub repository id as hf:// takes it: exactly <owner>/<model> (huggingface_hub's repo-id characters).
+HF_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _DIGEST_RE = re.compile(r"@sha256:(?P<hex>[^/:@]*)$")
 # A release-like tag: v0.32.0, 0.32, v0.10.1.1, v0.32.0-cu128, 0.32.0rc1.
 _VERSION_TAG_RE = re.compile(r"^v?(?P<release>(?P<major>\d+)\.(?P<minor>\d+)(\.\d+)*)([-._]?[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -193,11 +195,16 @@ def validate_entries(models, defaults, settings):
         entry.setdefault("replicas", 1)
         entry["route"] = entry.get("route") or {}
         entry["storage"] = entry.get("storage") or {}
-        storage_type = entry["storage"].get("type")
-        if (storage_type or settings.get("kserve_storage")) == "s3" and entry["mode"] == "kserve" and not (
+        storage_type = kserve_storage_type(entry, settings)
+        if storage_type == "s3" and entry["mode"] == "kserve" and not (
                 entry["storage"].get("connection") or settings.get("data_connection")):
             problems.append("%s: s3 storage needs storage.connection (or embedserve_data_connection), the data "
                             "connection Secret" % where)
+        if storage_type == "hf" and entry["mode"] == "kserve" and not HF_REPO_ID.match(str(entry.get("model"))):
+            problems.append("%s: model %s: KServe reads Hugging Face models as hf://<owner>/<model>, so give the "
+                            "full repository id (e.g. sentence-transformers/all-MiniLM-L6-v2), or prepare the "
+                            "model (embedserve_model_source: prepared) and read it from the cache claim"
+                            % (where, catalogue_schema.shown(entry.get("model"))))
         image = entry.get("image") or settings["image"]
         problem = check_image(image, settings["vllm_version"], where)
         if problem:
@@ -419,11 +426,28 @@ def split_runtime_args(args):
     return runtime, model
 
 
+def kserve_storage_type(entry, settings):
+    """Where a kserve-mode model is read from: the entry's storage.type, embedserve_kserve_storage, else
+    the cache claim when models are prepared there and the Hub itself (hf://) when they are not."""
+    return ((entry.get("storage") or {}).get("type") or settings.get("kserve_storage") or
+            ("pvc" if settings.get("model_source") == "prepared" else "hf"))
+
+
+def hf_storage_uri(model, revision):
+    """hf://<owner>/<model>[:<revision>] as KServe's storage initializer parses it
+    (python/storage/kserve_storage/kserve_storage.py, _download_hf: two path parts, revision after ':')."""
+    return "hf://%s" % model + (":%s" % revision if revision and revision != "main" else "")
+
+
 def _kserve(entry, command, settings):
     runtime_args, model_args = split_runtime_args(command["args"])
     storage = entry["storage"]
-    storage_type = storage.get("type") or settings.get("kserve_storage", "pvc")
-    if storage_type == "pvc":
+    storage_type = kserve_storage_type(entry, settings)
+    if storage_type == "hf":
+        # the commit the facts were read from, so the pod serves the files max_model_len was derived from
+        storage_spec = {"storageUri": hf_storage_uri(entry["model"], entry["facts"].get("commit") or
+                                                     entry.get("revision"))}
+    elif storage_type == "pvc":
         # model_prep puts the plain folder of model <name> at <name>/ on the claim
         path = storage.get("path") or entry["name"]
         storage_spec = {"storageUri": "pvc://%s/%s" % (settings["cache_pvc_name"], path.strip("/"))}
@@ -444,6 +468,8 @@ def _kserve(entry, command, settings):
         "model_env": dict((str(k), str(v)) for k, v in (entry.get("env") or {}).items()),
         "storage": storage_spec,
         "storage_type": storage_type,
+        # a folder the user put on the claim or in the bucket (not one model_prep fills)
+        "storage_path_given": bool(storage.get("path")),
         "port": KSERVE_PORT,
     }
 

@@ -673,7 +673,7 @@ ROUTE = Mapping({
     "path": String(max_length=1024, problem=route_path_problem),
     "timeout": String(max_length=16, problem=route_timeout_problem),
 })
-STORAGE_TYPES = ("pvc", "s3")
+STORAGE_TYPES = ("pvc", "s3", "hf")
 STORAGE = Mapping({
     "type": Choice(STORAGE_TYPES),
     "connection": OBJECT_NAME,

@@ -81,14 +81,29 @@ def required_namespaces(catalogue, settings):
 
 
 def source_problems(catalogue, settings):
-    """Models whose pods would point at nothing: a folder on the controller is not in the pod.
+    """Models whose pods would point at nothing: a folder on the controller is not in the pod, a kserve-mode
+    pvc:// folder nobody prepared, an hf:// download that would bypass the configured Hub mirror.
 
-    settings: model_source ('hub'|'prepared').
+    settings: model_source ('hub'|'prepared'), hf_endpoint (a Hub mirror, or empty).
     """
     problems = []
     if settings.get("model_source") == "prepared":
         return problems
     for entry in catalogue:
+        kserve = entry.get("kserve") or {}
+        if kserve.get("storage_type") == "pvc" and not kserve.get("storage_path_given"):
+            problems.append(
+                "%s: kserve mode reads %s, a folder only model preparation fills: prepare the models "
+                "(embedserve_model_source: prepared), let KServe download it from the Hub (storage.type hf, the "
+                "default), or give storage.path of a folder you put on the claim"
+                % (entry["name"], (kserve.get("storage") or {}).get("storageUri")))
+            continue
+        if kserve.get("storage_type") == "hf" and settings.get("hf_endpoint"):
+            problems.append(
+                "%s: KServe's storage initializer downloads hf:// from huggingface.co and does not use the mirror "
+                "in embedserve_hf_endpoint: prepare the models (embedserve_model_source: prepared) to serve them "
+                "from the cache claim or S3" % entry["name"])
+            continue
         if (entry.get("facts") or {}).get("source") != "local":
             continue
         problems.append(

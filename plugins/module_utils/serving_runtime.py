@@ -97,7 +97,7 @@ def selects_storage_container(version):
 
 
 def storage_container(name, image, run_as_user=None):
-    """A ClusterStorageContainer for s3:// (and data connections) whose storage-initializer passes restricted.
+    """A ClusterStorageContainer for s3://, hf:// and data connections whose storage-initializer passes restricted.
 
     KServe copies spec.container into the predictor pod as the storage-initializer init container
     (pkg/webhook/admission/pod/storage_initializer_injector.go) and adds nothing to its securityContext, so the
@@ -122,7 +122,7 @@ def storage_container(name, image, run_as_user=None):
                               "limits": {"cpu": "1", "memory": "1Gi"}},
                 "securityContext": security,
             },
-            "supportedUriFormats": [{"prefix": "s3://"}, {"prefix": STORAGE_SPEC_URI_PREFIX}],
+            "supportedUriFormats": [{"prefix": "s3://"}, {"prefix": "hf://"}, {"prefix": STORAGE_SPEC_URI_PREFIX}],
             "workloadType": "initContainer",
         },
     }

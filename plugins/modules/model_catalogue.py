@@ -113,10 +113,14 @@ options:
     elements: str
     default: []
   kserve_storage:
-    description: Storage of kserve-mode models without C(storage.type).
+    description:
+      - Storage of kserve-mode models without C(storage.type).
+      - C(hf) has KServe's storage initializer download C(hf://<owner>/<model>:<commit>) from the Hub; C(pvc) reads the
+        folder model_prep put on the cache claim; C(s3) reads the data connection.
+      - Empty picks C(pvc) when O(model_source=prepared) and C(hf) otherwise.
     type: str
-    choices: [pvc, s3]
-    default: pvc
+    choices: ["", pvc, s3, hf]
+    default: ""
   data_connection:
     description: Data connection Secret of kserve-mode models with S3 storage and no C(storage.connection).
     type: str
@@ -242,7 +246,7 @@ def main():
             "hf_token_secret": {"type": "str", "default": "", "no_log": False},
             "platform": {"type": "str", "choices": ["openshift", "kubernetes"], "default": "openshift"},
             "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},
-            "kserve_storage": {"type": "str", "choices": ["pvc", "s3"], "default": "pvc"},
+            "kserve_storage": {"type": "str", "choices": ["", "pvc", "s3", "hf"], "default": ""},
             "data_connection": {"type": "str", "default": "aws-connection-embedserve-models"},
             "s3_prefix": {"type": "str", "default": "models"},
             "run_as_user": {"type": "int"},

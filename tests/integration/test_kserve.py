@@ -13,6 +13,8 @@ manager and webhooks (hack/cluster/kserve), and the Route and Template CRD schem
 import base64
 import copy
 import json
+import os
+import re
 import time
 import uuid
 
@@ -38,10 +40,13 @@ KSERVE_ONLY = """
       ansible.builtin.import_role:
         name: embedserve.vllm.kserve_runtime
 """
+# Read from folders on the cache claim (put there by hand: storage.path), so KServe mounts the claim; the Hub
+# (hf://, the default for unprepared models) and S3 have their own tests.
 SEED = [
-    {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2"},
-    {"name": "granite", "model": "ibm-granite/granite-embedding-278m-multilingual"},
-    {"name": "msmarco", "model": "cross-encoder/ms-marco-MiniLM-L12-v2"},
+    {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2", "storage": {"type": "pvc", "path": "minilm"}},
+    {"name": "granite", "model": "ibm-granite/granite-embedding-278m-multilingual",
+     "storage": {"type": "pvc", "path": "granite"}},
+    {"name": "msmarco", "model": "cross-encoder/ms-marco-MiniLM-L12-v2", "storage": {"type": "pvc", "path": "msmarco"}},
 ]
 # startup_timeout: the local inventory shortens it for kwok; 600 s here, asserted on the probes.
 # embedserve_kubeconfig: the cluster these tests check (KUBECONFIG), not only the inventory's default one.
@@ -156,8 +161,10 @@ def test_runtimes_point_the_dashboard_at_published_templates(deployed):
 def kserve_controller():
     """KServe's controller manager and webhooks (hack/cluster/kserve/start.sh, EMBEDSERVE_KSERVE_CONTROLLER)."""
     if not _exists("get", "mutatingwebhookconfiguration", "inferenceservice.serving.kserve.io"):
-        pytest.skip("KServe's controller manager is not running on this cluster: "
-                    "EMBEDSERVE_KSERVE_CONTROLLER=1 make cluster starts it")
+        if os.environ.get("EMBEDSERVE_KSERVE_CONTROLLER") == "0":
+            pytest.skip("KServe's controller manager left out on purpose (EMBEDSERVE_KSERVE_CONTROLLER=0)")
+        pytest.fail("KServe's controller manager is not running on this cluster: `make cluster` starts it "
+                    "(hack/cluster/kserve/start.sh)")
 
 
 def _condition(obj, kind):
@@ -293,6 +300,52 @@ def test_s3_models_get_a_restricted_storage_initializer_with_tls_settings(
     assert env["AWS_CA_BUNDLE_CONFIGMAP"]["value"] == "minio-ca"
     ca_volume = [v for v in pod["spec"]["volumes"] if v["name"] == "cabundle-cert"][0]
     assert ca_volume["configMap"]["name"] == "minio-ca"
+
+
+def test_hub_models_are_downloaded_by_the_restricted_initializer_with_the_token(kserve_controller):
+    """Unprepared Hub models (issue 11): hf://<owner>/<model>[:<commit>] instead of a claim folder nothing fills,
+    downloaded by the restricted storage-initializer, which KServe gives HF_TOKEN from the Secret the namespace
+    role lists on the predictor's service account (pkg/credentials/service_account_credentials.go)."""
+    namespace = "it-kserve-hf-%s" % uuid.uuid4().hex[:6]
+    models = [{"name": "msmarco", "model": "cross-encoder/ms-marco-MiniLM-L12-v2"}]
+    try:
+        run = run_playbook("site.yml", extra_vars=dict(
+            KSERVE_SEED, embedserve_namespace=namespace, embedserve_models=models, embedserve_openshift_ai=False,
+            embedserve_platform="kubernetes", embedserve_hf_token="hf_it_not_a_real_token"))
+        assert run.rc == 0, run.failure_messages()
+        assert "hf_it_not_a_real_token" not in json.dumps(run.data) + run.stderr
+        isvc = wait_ready(namespace, ["msmarco"])["msmarco"]
+        uri = isvc["spec"]["predictor"]["model"]["storageUri"]
+        assert re.fullmatch(r"hf://cross-encoder/ms-marco-MiniLM-L12-v2(:[0-9a-f]{40})?", uri), uri
+        assert isvc["spec"]["predictor"]["storageContainerName"] == "embedserve-s3-restricted"
+        namespace_obj = kubectl_json("get", "namespace", namespace)
+        assert namespace_obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        pod, = kubectl_json("-n", namespace, "get", "pod", "-l",
+                            "serving.kserve.io/inferenceservice=msmarco")["items"]
+        init, = pod["spec"]["initContainers"]
+        assert init["name"] == "storage-initializer" and init["args"] == [uri, "/mnt/models"]
+        assert init["securityContext"]["allowPrivilegeEscalation"] is False
+        env = dict((e["name"], e) for e in init.get("env") or [])
+        assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "HF_TOKEN"}
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.mark.parametrize("case", ["unprepared-claim-folder", "hub-mirror"])
+def test_models_that_would_start_on_nothing_fail_before_any_write(case):
+    namespace = "it-kserve-nothing-%s" % uuid.uuid4().hex[:6]
+    extra = dict(KSERVE_SEED, embedserve_namespace=namespace,
+                 embedserve_models=[{"name": "msmarco", "model": "cross-encoder/ms-marco-MiniLM-L12-v2"}])
+    if case == "unprepared-claim-folder":
+        extra["embedserve_kserve_storage"] = "pvc"
+        expected = "msmarco: kserve mode reads pvc://vllm-model-cache/msmarco, a folder only model preparation fills"
+    else:
+        extra["embedserve_hf_endpoint"] = "https://hub-mirror.example"
+        expected = "msmarco: KServe's storage initializer downloads hf:// from huggingface.co"
+    run = run_playbook("site.yml", extra_vars=extra)
+    assert run.rc != 0 and run.changed == 0, run.changed_tasks()
+    assert expected in _message(run)
+    assert not _exists("get", "namespace", namespace)
 
 
 def test_kserve_default_storage_initializer_is_refused_under_restricted(

@@ -4,7 +4,8 @@ For every model_type in max_model_len.CONFIG_CLASS_DEFAULTS, a config.json
 without max_position_embeddings is turned into the transformers config
 object by the vLLM venv's transformers, and vLLM's own derivation
 (ModelArchConfigConvertorBase.derive_max_model_len_and_key) is compared with
-what the collection derives from the same JSON.
+what the collection derives from the same JSON. vLLM's answer is kept by the
+content of the question (tests/vllm/answers.py).
 """
 
 import json
@@ -14,6 +15,8 @@ import pytest
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.max_model_len import CONFIG_CLASS_DEFAULTS
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
+from tests.vllm import answers
+from tests.vllm.server import VLLM_VERSION
 
 pytestmark = pytest.mark.vllm
 
@@ -37,10 +40,15 @@ SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "i
 
 def test_class_defaults_match_real_vllm(vllm_python, tmp_path):
     model_types = sorted(CONFIG_CLASS_DEFAULTS)
-    proc = subprocess.run([str(vllm_python), "-c", PROBE, json.dumps(model_types)], capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    derived_by_vllm = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def ask():
+        proc = subprocess.run([str(vllm_python), "-c", PROBE, json.dumps(model_types)], capture_output=True,
+                              text=True, timeout=600, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    question = [*answers.install_identity(VLLM_VERSION), PROBE, json.dumps(model_types)]
+    derived_by_vllm = json.loads(answers.asked("class-defaults", question, ask).strip().splitlines()[-1])
     for model_type in model_types:
         folder = tmp_path / model_type
         folder.mkdir()

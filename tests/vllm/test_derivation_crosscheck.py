@@ -15,7 +15,9 @@ The ``hf_overrides`` the collection renders are passed to vLLM as well.
 ``trust_remote_code`` is NOT: the Hub is unreachable here, so remote config code
 (nomic's ``auto_map``) cannot be fetched and vLLM/transformers' native config
 class is used instead. A listed version missing from the cache FAILS the test
-(run ``hack/vllm-cpu/versions.sh install``); nothing is skipped. Known,
+(run ``hack/vllm-cpu/versions.sh install``); nothing is skipped. vLLM's answers are
+kept by the content of the install, script, cases and model folders
+(tests/vllm/answers.py), so a warm run imports vLLM only when one of those changed. Known,
 explained mismatches are xfails in KNOWN_DISAGREEMENTS, failing once they agree (see
 hack/vllm-cpu/README.md).
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.vllm import answers
 from tests.vllm.server import minilm_dir, venv_python
 
 pytestmark = pytest.mark.vllm
@@ -143,16 +146,11 @@ def _run_version_unsafe(version: str):
                 "trust_remote_code": False}
         cases += [{**base, "max_model_len": None}, {**base, "max_model_len": _rendered_length(facts, version)}]
         keys += [(model_id, "derived", facts), (model_id, "rendered", facts)]
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(cases, f)
-    out = subprocess.run(
-        [str(HACK / "versions.sh"), "run", version, "--", "--cases", f.name],
-        capture_output=True, text=True, timeout=1800, cwd="/", check=False,
-    )
-    Path(f.name).unlink()
-    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    if len(lines) != len(cases):
-        return f"derive_max_model_len.py under {version} failed:\n{out.stderr[-4000:]}"
+    try:
+        stdout = answers.asked("max-model-len", _question(version, cases), lambda: _ask_vllm(version, cases))
+    except RuntimeError as e:
+        return str(e)
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     results: dict = {}
     it = iter(lines)
     for model_id, kind, facts in keys:
@@ -163,6 +161,29 @@ def _run_version_unsafe(version: str):
             entry["facts"] = facts
             entry[kind] = next(it)
     return results
+
+
+def _question(version: str, cases: list) -> list:
+    """The cache key: the vLLM install, the script and the cases, with each model folder by content."""
+    folders = sorted({c["model"] for c in cases})
+    by_content = [{**c, "model": folders.index(c["model"])} for c in cases]
+    return [*answers.install_identity(version), HACK / "derive_max_model_len.py",
+            json.dumps(by_content, sort_keys=True), *(Path(d) for d in folders)]
+
+
+def _ask_vllm(version: str, cases: list) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(cases, f)
+    try:
+        out = subprocess.run(
+            [str(HACK / "versions.sh"), "run", version, "--", "--cases", f.name],
+            capture_output=True, text=True, timeout=1800, cwd="/", check=False,
+        )
+    finally:
+        Path(f.name).unlink()
+    if sum(line.startswith("{") for line in out.stdout.splitlines()) != len(cases):
+        raise RuntimeError(f"derive_max_model_len.py under {version} failed:\n{out.stderr[-4000:]}")
+    return out.stdout
 
 
 def _known(version: str, model_id: str):

@@ -6,7 +6,8 @@ every unambiguous abbreviation, --no- negations); each spelling the
 collection's check (vllm_cli.extra_args_problems) lets through is appended
 to a collection-built command and parsed by vLLM: no managed destination
 (--max-model-len, --gpu-memory-utilization, --api-key, ...) may differ from
-the command without it.
+the command without it. The verdicts are kept by the content of vLLM's install,
+the probe and the collection's module_utils (tests/vllm/answers.py).
 """
 
 import json
@@ -14,7 +15,8 @@ import subprocess
 
 import pytest
 
-from tests.vllm.server import REPO
+from tests.vllm import answers
+from tests.vllm.server import REPO, VLLM_VERSION
 
 pytestmark = pytest.mark.vllm
 
@@ -75,10 +77,15 @@ print(json.dumps({"options": len(options), "managed": managed, "candidates": can
 
 
 def test_accepted_extra_args_never_change_a_managed_setting(vllm_python):
-    proc = subprocess.run([str(vllm_python), "-c", PROBE, str(REPO / ".cache" / "collections")],
-                          capture_output=True, text=True, timeout=1200, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    def ask():
+        proc = subprocess.run([str(vllm_python), "-c", PROBE, str(REPO / ".cache" / "collections")],
+                              capture_output=True, text=True, timeout=1200, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    # The probe runs the collection's own check inside vLLM's process: its code is part of the question.
+    question = [*answers.install_identity(VLLM_VERSION), PROBE, REPO / "plugins" / "module_utils"]
+    result = json.loads(answers.asked("extra-args", question, ask).strip().splitlines()[-1])
     print("vLLM options %(options)d, candidates %(candidates)d, accepted %(accepted)d, parsed %(parsed)d" % result)
     assert "max_model_len" in result["managed"] and "api_key" in result["managed"]
     assert result["parsed"] > 1000  # the check is not simply refusing everything

@@ -4,7 +4,11 @@ import base64
 import hashlib
 
 from ansible_collections.embedserve.vllm.plugins.module_utils import applyset as rules
-from ansible_collections.embedserve.vllm.plugins.module_utils.preflight import required_apis, required_namespaces
+from ansible_collections.embedserve.vllm.plugins.module_utils.preflight import (
+    required_apis,
+    required_namespaces,
+    source_problems,
+)
 
 
 def kubectl_id(name, namespace, kind, group):
@@ -144,3 +148,31 @@ def test_required_apis_on_plain_kubernetes_raw_only():
     assert not any(a["kind"] in ("Route", "InferenceService", "Template", "Job") for a in apis)
     assert required_namespaces([model("a", "raw")], {"openshift_ai": False}) == []
     assert required_namespaces([model("a", "raw")], {"openshift_ai": True, "dashboard_namespace": "x"})[0]["name"] == "x"
+
+
+# --- issue 11: models whose pods would start on nothing ----------------------------------------------------------
+def kserve_model(name, storage_type, path_given=False, uri="pvc://cache/x"):
+    return {"name": name, "mode": "kserve", "model": "o/" + name, "facts": {"source": "hub"},
+            "kserve": {"storage_type": storage_type, "storage_path_given": path_given, "storage": {"storageUri": uri}}}
+
+
+def test_an_unprepared_pvc_folder_is_refused_and_named():
+    problems = source_problems([kserve_model("a", "pvc")], {"model_source": "hub"})
+    assert len(problems) == 1 and problems[0].startswith("a: kserve mode reads pvc://cache/x")
+    assert "embedserve_model_source: prepared" in problems[0] and "storage.path" in problems[0]
+    # a folder the user put there, or one model_prep fills, is fine
+    assert source_problems([kserve_model("a", "pvc", path_given=True)], {"model_source": "hub"}) == []
+    assert source_problems([kserve_model("a", "pvc")], {"model_source": "prepared"}) == []
+
+
+def test_hf_downloads_are_refused_when_a_hub_mirror_is_configured():
+    hf = kserve_model("b", "hf", uri="hf://o/b")
+    assert source_problems([hf], {"model_source": "hub", "hf_endpoint": ""}) == []
+    problems = source_problems([hf], {"model_source": "hub", "hf_endpoint": "https://mirror.example"})
+    assert len(problems) == 1 and "embedserve_hf_endpoint" in problems[0] and problems[0].startswith("b: ")
+
+
+def test_a_controller_folder_is_refused_unless_prepared():
+    local = {"name": "c", "mode": "raw", "model": "/srv/models/c", "facts": {"source": "local"}}
+    assert "folder on the controller" in source_problems([local], {"model_source": "hub"})[0]
+    assert source_problems([local], {"model_source": "prepared"}) == []

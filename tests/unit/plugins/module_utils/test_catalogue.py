@@ -238,7 +238,36 @@ def test_kserve_entries_split_runtime_and_model_arguments(settings, resolver):
                                       "--runner", "pooling", "--port", "8080"]
     assert flag_value(kserve["model_args"], "--max-model-len") == "512"
     assert "--gpu-memory-utilization" in kserve["model_args"]
-    assert kserve["storage"] == {"storageUri": "pvc://vllm-model-cache/msmarco"}
+    # Hub models that nobody prepared: KServe's storage initializer downloads them (issue 11)
+    assert kserve["storage"] == {"storageUri": "hf://cross-encoder/ms-marco-MiniLM-L12-v2"}
+    assert kserve["storage_type"] == "hf" and not kserve["storage_path_given"]
+
+
+def test_kserve_storage_follows_the_model_source(settings, resolver):
+    entry = dict(SEED[2], mode="kserve")
+    settings["model_source"] = "prepared"  # model_prep fills <claim>/<name>
+    prepared = by_name(resolve_catalogue([entry], settings, resolver))["msmarco"]["kserve"]
+    assert prepared["storage"] == {"storageUri": "pvc://vllm-model-cache/msmarco"}
+    settings.update(model_source="hub", kserve_storage="pvc")  # asked for, with a folder the user put there
+    given = by_name(resolve_catalogue([dict(entry, storage={"path": "mine/msmarco"})], settings, resolver))
+    assert given["msmarco"]["kserve"]["storage"] == {"storageUri": "pvc://vllm-model-cache/mine/msmarco"}
+    assert given["msmarco"]["kserve"]["storage_path_given"]
+
+
+def test_hf_storage_pins_the_commit_the_facts_came_from(settings, resolver):
+    def pinned(*args):
+        return dict(resolver(*args), commit="0123abcd" * 5)
+
+    kserve = by_name(resolve_catalogue([dict(SEED[2], mode="kserve")], settings, pinned))["msmarco"]["kserve"]
+    assert kserve["storage"] == {"storageUri": "hf://cross-encoder/ms-marco-MiniLM-L12-v2:" + "0123abcd" * 5}
+
+
+@pytest.mark.parametrize("model", ["bert-base-uncased", "a/b/c", "owner/model:rev"])
+def test_hf_storage_needs_an_owner_and_model_id(settings, resolver, model):
+    with pytest.raises(CatalogueError) as error:
+        resolve_catalogue([dict(SEED[2], mode="kserve", model=model)], settings, resolver)
+    assert "embedserve_models[0]" in str(error.value)
+    assert "hf://<owner>/<model>" in str(error.value)
 
 
 def test_kserve_s3_storage_needs_a_connection(settings, resolver):

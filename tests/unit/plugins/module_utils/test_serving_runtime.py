@@ -9,8 +9,9 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import r
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
 
 A10G = {"count": 1, "memory_mib": 23028, "sharing": "time-slicing"}
+# prepared: the models read the folders model_prep puts on the cache claim (pvc://<claim>/<name>)
 SETTINGS = {"vllm_version": "0.32.0", "image": "docker.io/vllm/vllm-openai:v0.32.0", "default_mode": "kserve",
-            "namespace": "models", "gpus": A10G, "model_source": "hub", "cache_pvc_name": "vllm-model-cache",
+            "namespace": "models", "gpus": A10G, "model_source": "prepared", "cache_pvc_name": "vllm-model-cache",
             "hf_token_secret": "", "platform": "openshift", "network_policy_namespaces": []}
 SEED = [
     {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2"},
@@ -371,8 +372,9 @@ def test_storage_container_is_restricted_and_selectable_from_0_20():
     assert container["name"] == "storage-initializer"
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                                             "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-    # s3:// for storageUri, KServe's placeholder scheme for data connections (storage: {key, path})
-    assert csc["spec"]["supportedUriFormats"] == [{"prefix": "s3://"}, {"prefix": "<scheme-placeholder>://"}]
+    # s3:// and hf:// for storageUri, KServe's placeholder scheme for data connections (storage: {key, path})
+    assert csc["spec"]["supportedUriFormats"] == [{"prefix": "s3://"}, {"prefix": "hf://"},
+                                                  {"prefix": "<scheme-placeholder>://"}]
     assert csc["spec"]["workloadType"] == "initContainer"
     assert sr.selects_storage_container("0.20") and sr.selects_storage_container("v0.21.1")
     assert not sr.selects_storage_container("0.19")
