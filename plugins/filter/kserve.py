@@ -16,6 +16,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.embedserve.vllm.plugins.module_utils.plain_data import plain as _plain
 
 from ansible_collections.embedserve.vllm.plugins.module_utils import serving_runtime as sr
+from ansible_collections.embedserve.vllm.plugins.module_utils import token_auth as ta
 
 
 def serving_runtime(catalogue, namespace=None, template=False, model_formats=None, display_names=None,
@@ -68,8 +69,19 @@ def kserve_storage_config_entry(connection):
         raise AnsibleFilterError("kserve_storage_config_entry: %s" % (exc,)) from exc
 
 
+def kserve_token_auth(models, namespace, labels=None, owners=None):
+    """The OpenShift AI dashboard's token-auth objects (ServiceAccount, Role, RoleBinding, token Secret) per model."""
+    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        raise AnsibleFilterError("kserve_token_auth: expects a list of model names, got %r" % (models,))
+    try:
+        return ta.models_token_objects(_plain(models), _plain(namespace), labels=_plain(labels),
+                                       owners=_plain(owners))
+    except (ta.TokenAuthError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError("kserve_token_auth: %s" % (exc,)) from exc
+
+
 class FilterModule(object):
     def filters(self):
         return {"serving_runtime": serving_runtime, "kserve_bindings": kserve_bindings,
                 "kserve_deployment_mode": kserve_deployment_mode, "kserve_storage_container": kserve_storage_container,
-                "kserve_storage_config_entry": kserve_storage_config_entry}
+                "kserve_storage_config_entry": kserve_storage_config_entry, "kserve_token_auth": kserve_token_auth}

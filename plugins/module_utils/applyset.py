@@ -50,7 +50,8 @@ NOT_MEMBERS = (("Secret", "storage-config"),)
 KNOWN_GROUP_KINDS = ("ConfigMap", "PersistentVolumeClaim", "Secret", "Service", "ServiceAccount", "Deployment.apps",
                      "Job.batch", "NetworkPolicy.networking.k8s.io", "PodDisruptionBudget.policy",
                      "Route.route.openshift.io", "InferenceService.serving.kserve.io",
-                     "ServingRuntime.serving.kserve.io")
+                     "ServingRuntime.serving.kserve.io", "Role.rbac.authorization.k8s.io",
+                     "RoleBinding.rbac.authorization.k8s.io")
 
 # Members never pruned or removed unless asked: the model cache (hours of
 # downloads) and data connections (credentials the user typed once).
@@ -149,6 +150,10 @@ def is_protected(obj, prune_protected=False):
     labels = (obj.get("metadata") or {}).get("labels") or {}
     if kind == "PersistentVolumeClaim":
         return True
+    # The dashboard labels a model's token Secret (kserve token auth) like a data connection; a token is no
+    # credential the user typed, Kubernetes makes it again, and it must go with its model.
+    if obj.get("type") == "kubernetes.io/service-account-token":
+        return False
     return kind == "Secret" and labels.get("opendatahub.io/dashboard") == "true"
 
 
@@ -179,7 +184,7 @@ def references(obj):
 def deletion_order(objects):
     """Consumers before what they consume: Routes and ISVCs before runtimes and Secrets."""
     rank = {"Route": 0, "InferenceService": 1, "PodDisruptionBudget": 2, "NetworkPolicy": 2, "Deployment": 3,
-            "Job": 3, "Service": 4, "ServingRuntime": 5, "Secret": 6, "ServiceAccount": 7,
+            "Job": 3, "Service": 4, "ServingRuntime": 5, "RoleBinding": 5, "Role": 6, "Secret": 6, "ServiceAccount": 7,
             "PersistentVolumeClaim": 8}
     return sorted(objects, key=lambda o: (rank.get(o.get("kind"), 5), o.get("kind"),
                                           (o.get("metadata") or {}).get("name")))

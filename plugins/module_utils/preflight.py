@@ -51,6 +51,13 @@ def required_apis(catalogue, settings):
             apis.append({"api_version": "route.openshift.io/v1", "kind": "Route",
                          "needed_by": "Routes for the kserve-mode models on platform openshift (set "
                                       "embedserve_platform: kubernetes)"})
+    if kserve and settings.get("openshift_ai"):
+        # The dashboard's token-auth objects (plugins/module_utils/token_auth.py) for models that ask for auth. Listed
+        # for every kserve-mode catalogue on OpenShift AI, not only those with auth now: the parent must keep the
+        # kinds so a later run, with auth switched off, still finds and prunes them.
+        needed = "token authentication of the kserve-mode models %s on OpenShift AI" % _names(kserve)
+        apis += [{"api_version": "rbac.authorization.k8s.io/v1", "kind": "Role", "needed_by": needed},
+                 {"api_version": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "needed_by": needed}]
     if settings.get("openshift_ai") and catalogue:
         apis.append({"api_version": "template.openshift.io/v1", "kind": "Template",
                      "needed_by": "embedserve_openshift_ai: true (the dashboard's serving-runtime Templates)"})

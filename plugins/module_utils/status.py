@@ -7,9 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.token_auth import token_command
+
 INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
 MODE = "embedserve.io/mode"
+AUTH = "security.opendatahub.io/enable-auth"
 
 
 def _labels(obj):
@@ -46,8 +49,16 @@ def _isvc_ready(isvc):
     return "no status (KServe controller not reporting)"
 
 
+def _token(isvc, namespace):
+    """How to read the model's token when odh-model-controller asks for one (the dashboard's token Secret)."""
+    if _annotations(isvc).get(AUTH) != "true":
+        return ""
+    return token_command(isvc["metadata"]["name"], namespace)
+
+
 def status_rows(deployments, inference_services, routes, pods, namespace):
-    """Rows of name, mode, task, model, max_model_len, ready, placement and url, sorted by mode and name."""
+    """Rows of name, mode, task, model, max_model_len, ready, placement, url and token (the command that prints an
+    InferenceService's bearer token when it asks for one, else empty), sorted by mode and name."""
     routes_by_name = dict((r["metadata"]["name"], r) for r in routes or [])
     rows = []
     for deployment in deployments or []:
@@ -64,6 +75,7 @@ def status_rows(deployments, inference_services, routes, pods, namespace):
             "ready": "%d/%d" % (ready, wanted),
             "placement": _placement(deployment, _pods_of(pods or [], name)),
             "url": _route_url(route) if route else service_url,
+            "token": "",
         })
     for isvc in inference_services or []:
         name = isvc["metadata"]["name"]
@@ -77,5 +89,6 @@ def status_rows(deployments, inference_services, routes, pods, namespace):
             "ready": _isvc_ready(isvc),
             "placement": _placement(isvc, _pods_of(pods or [], name)),
             "url": url,
+            "token": _token(isvc, namespace),
         })
     return sorted(rows, key=lambda row: (row["mode"], row["name"]))

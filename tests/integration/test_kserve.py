@@ -15,12 +15,13 @@ import copy
 import json
 import os
 import re
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import KUBECONFIG, kubectl, kubectl_json, run_playbook
+from conftest import KUBECONFIG, KUBECTL, kubectl, kubectl_json, run_playbook
 
 NS = "it-kserve-site"
 DASHBOARD_NS = "redhat-ods-applications"
@@ -577,7 +578,7 @@ def test_api_key_on_plain_kserve_is_refused_not_served_open(playbooks, bare_name
     assert "msmarco" not in message
 
 
-def test_api_key_on_openshift_ai_asks_for_token_auth(playbooks, namespace_factory):
+def test_api_key_on_openshift_ai_asks_for_token_auth(playbooks, namespace_factory, tmp_path):
     namespace = namespace_factory("it-kserve-auth-%s" % uuid.uuid4().hex[:6])
     _with_cache(namespace)
     run = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
@@ -591,6 +592,74 @@ def test_api_key_on_openshift_ai_asks_for_token_auth(playbooks, namespace_factor
     for values in annotations.values():
         assert values["opendatahub.io/hardware-profile-name"] == "a10g-shared"
         assert values["opendatahub.io/hardware-profile-namespace"] == "redhat-ods-applications"
+    _assert_dashboard_token_auth(namespace, tmp_path)
+    again = run_playbook(str(playbooks / "kserve.yml"), extra_vars=dict(
+        KSERVE_SEED, embedserve_namespace=namespace, embedserve_models=[dict(SEED[0], api_key=True), SEED[2]],
+        kserve_runtime_hardware_profile={"name": "a10g-shared", "namespace": "redhat-ods-applications"}))
+    assert again.rc == 0 and again.changed == 0, again.changed_tasks()
+    # deleting the deployment as the dashboard does takes its token objects (their ownerReference)
+    kubectl("-n", namespace, "delete", "inferenceservice", "minilm")
+    assert _eventually(lambda: not _exists("-n", namespace, "get", "serviceaccount", "minilm-sa")), \
+        "the garbage collector left the token objects of a deleted InferenceService"
+
+
+def _eventually(check, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(1)
+    return check()
+
+
+def _token_kubeconfig(tmp_path, token):
+    """A kubeconfig for the local API server that authenticates with the token only (no client certificate)."""
+    admin = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
+    cluster = admin["clusters"][0]["cluster"]
+    path = tmp_path / "token-kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "token",
+        "clusters": [{"name": "local", "cluster": cluster}],
+        "users": [{"name": "token", "user": {"token": token}}],
+        "contexts": [{"name": "token", "context": {"cluster": "local", "user": "token"}}]}))
+    return path
+
+
+def _assert_dashboard_token_auth(namespace, tmp_path):
+    """The OpenShift AI dashboard's token objects (odh-dashboard packages/kserve/src/deployUtils.ts,
+    setUpTokenAuth; plugins/module_utils/token_auth.py) for the model with api_key, none for the other, and a token
+    Kubernetes fills in that may get its own InferenceService and nothing else."""
+    isvc = kubectl_json("-n", namespace, "get", "inferenceservice", "minilm")
+    owner = [{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": "minilm",
+              "uid": isvc["metadata"]["uid"], "blockOwnerDeletion": False}]
+    for kind, name in (("serviceaccount", "minilm-sa"), ("role", "minilm-view-role"),
+                       ("rolebinding", "minilm-view"), ("secret", "default-name-minilm-sa")):
+        obj = kubectl_json("-n", namespace, "get", kind, name)
+        assert obj["metadata"]["ownerReferences"] == owner, kind
+        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "minilm"
+        assert obj["metadata"]["labels"]["applyset.kubernetes.io/part-of"].startswith("applyset-")
+    assert not _exists("-n", namespace, "get", "serviceaccount", "msmarco-sa")
+    secret = {}
+
+    def filled():
+        secret.update(kubectl_json("-n", namespace, "get", "secret", "default-name-minilm-sa"))
+        return bool((secret.get("data") or {}).get("token"))
+
+    assert _eventually(filled), "the service-account token controller did not fill the token in"
+    assert secret["type"] == "kubernetes.io/service-account-token"
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "minilm-sa"
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    as_token = ["--kubeconfig", str(_token_kubeconfig(tmp_path, token)), "-n", namespace]
+    def run(*args):  # not conftest's kubectl, which always passes the admin kubeconfig
+        return subprocess.run([str(KUBECTL), *as_token, *args], capture_output=True, text=True, timeout=60,
+                              check=False)
+    own = run("get", "inferenceservice", "minilm", "-o", "name")
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.strip() == "inferenceservice.serving.kserve.io/minilm"
+    other = run("get", "inferenceservice", "msmarco")
+    assert other.returncode != 0 and "forbidden" in other.stderr.lower(), other.stderr
+    listing = run("get", "inferenceservices")
+    assert listing.returncode != 0 and "forbidden" in listing.stderr.lower(), listing.stderr
 
 
 def test_templates_refuse_model_types_the_dashboard_drops(playbooks, deployed):

@@ -143,6 +143,18 @@ def test_required_apis_follow_modes_and_settings():
     assert "InferenceService.serving.kserve.io" in members
 
 
+def test_token_auth_kinds_are_members_for_kserve_on_openshift_ai_only():
+    # plugins/module_utils/token_auth.py: the dashboard's Role and RoleBinding per model that asks for a token
+    rbac = {("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding")}
+    on_ai = required_apis([model("b", "kserve")], {"openshift_ai": True})
+    assert rbac <= kinds(on_ai)
+    assert {"Role.rbac.authorization.k8s.io", "RoleBinding.rbac.authorization.k8s.io"} <= set(
+        a["group_kind"] for a in on_ai if a["member"])
+    assert not rbac & kinds(required_apis([model("b", "kserve")], {"openshift_ai": False}))
+    assert not rbac & kinds(required_apis([model("a", "raw")], {"openshift_ai": True}))
+    assert "Role.rbac.authorization.k8s.io" in rules.KNOWN_GROUP_KINDS
+
+
 def test_required_apis_on_plain_kubernetes_raw_only():
     apis = required_apis([model("a", "raw")], {"raw_routes": False, "kserve_routes": False})
     assert not any(a["kind"] in ("Route", "InferenceService", "Template", "Job") for a in apis)
