@@ -351,7 +351,9 @@ class ApplySet(object):
         for ref in desired:
             keep_shared.setdefault((ref["kind"], ref.get("namespace")), []).append(ref["name"])
         released, deleted_shared = self.release_shared(keep_shared)
-        remaining = [o for o in members if o not in doomed]
+        # what a controller made from a member (KServe's predictor Deployment and Service carry the
+        # InferenceService's part-of label) goes with its owner and is never ours to record
+        remaining = [o for o in members if o not in doomed and not rules.controlled(o)]
         remaining_kinds = set(rules.group_kind(o["apiVersion"], o["kind"]) for o in remaining)
         if not final:
             remaining_kinds |= set(self.params["group_kinds"])

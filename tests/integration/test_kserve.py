@@ -116,8 +116,8 @@ def test_inferenceservices_carry_what_kserve_and_the_dashboard_read(deployed):
     meta, predictor = isvc["metadata"], isvc["spec"]["predictor"]
     assert meta["labels"]["opendatahub.io/dashboard"] == "true"
     assert meta["labels"]["networking.kserve.io/visibility"] == "exposed"
-    # the role writes RawDeployment for OpenShift AI's KServe (target 0.15); KServe 0.20's defaulting webhook,
-    # when it runs, stores the mode under its current name
+    # the local inventory targets the KServe 0.20 the cluster runs (Standard); for OpenShift AI's KServe
+    # (target 0.15) the role writes RawDeployment, which KServe 0.20's defaulting webhook stores as Standard
     assert meta["annotations"]["serving.kserve.io/deploymentMode"] == (
         "Standard" if _exists("get", "mutatingwebhookconfiguration", "inferenceservice.serving.kserve.io")
         else "RawDeployment")

@@ -74,13 +74,16 @@ def test_auth_annotation_is_always_explicit(host):
             "security.opendatahub.io/enable-auth"] == "false"
 
 
-def test_s3_model_names_the_restricted_storage_container(host):
-    isvc = get(host, "inferenceservice", "msmarco")
-    assert isvc["spec"]["predictor"]["storageContainerName"] == "embedserve-s3-restricted"
-    assert "storageContainerName" not in get(host, "inferenceservice", "minilm")["spec"]["predictor"]
+def test_s3_and_hub_models_name_the_restricted_storage_container(host):
+    for name in ("msmarco", "minilm"):  # S3 data connection, hf://
+        isvc = get(host, "inferenceservice", name)
+        assert isvc["spec"]["predictor"]["storageContainerName"] == "embedserve-s3-restricted"
+    # the claim is mounted, no initializer
+    assert "storageContainerName" not in get(host, "inferenceservice", "granite")["spec"]["predictor"]
     csc = kubectl_json(host, "get clusterstoragecontainer embedserve-s3-restricted")
     assert csc["spec"]["container"]["securityContext"]["allowPrivilegeEscalation"] is False
     assert {"prefix": "s3://"} in csc["spec"]["supportedUriFormats"]
+    assert {"prefix": "hf://"} in csc["spec"]["supportedUriFormats"]
 
 
 def test_routes_go_to_the_predictor_service_not_metrics(host):
