@@ -12,7 +12,9 @@ for target in "$@"; do
   start=$(date +%s)
   printf '[%s] === %s: started %s\n' "$name" "$target" "$(date +%H:%M:%S)"
   # venv, cluster and models were made once before the streams started: not again, twice at once
-  if ! make --no-print-directory -o venv -o cluster -o models "$target" 2>&1 | sed -u "s/^/[$name] /"; then
+  # each stream runs its stages one at a time (-j1, without the parent's jobserver)
+  if ! env -u MAKEFLAGS -u MFLAGS make -j1 --no-print-directory -o venv -o cluster -o models "$target" 2>&1 \
+      | sed -u "s/^/[$name] /"; then
     printf '[%s] === %s: FAILED after %ss\n' "$name" "$target" "$(( $(date +%s) - start ))"
     exit 1
   fi

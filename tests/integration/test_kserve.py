@@ -650,6 +650,7 @@ def _assert_dashboard_token_auth(namespace, tmp_path):
     assert secret["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "minilm-sa"
     token = base64.b64decode(secret["data"]["token"]).decode()
     as_token = ["--kubeconfig", str(_token_kubeconfig(tmp_path, token)), "-n", namespace]
+
     def run(*args):  # not conftest's kubectl, which always passes the admin kubeconfig
         return subprocess.run([str(KUBECTL), *as_token, *args], capture_output=True, text=True, timeout=60,
                               check=False)
