@@ -16,6 +16,8 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_results import result_items
+
 
 # Fields the API server fills in: they are not what the task changes, and on
 # a new object they would bury the few lines the catalogue decided.
@@ -42,9 +44,8 @@ def _object_header(item):
 
 def batch_diffs(result):
     """Diffs of every object in a kubernetes.core.k8s result (single or batched) that changed."""
-    items = (result.get("result") or {}).get("results") if "results" in (result.get("result") or {}) else [result]
     diffs = []
-    for item in items or []:
+    for item in result_items(result):
         if not item.get("changed"):
             continue
         diff = item.get("diff") or {}

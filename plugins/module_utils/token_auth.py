@@ -30,6 +30,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_results import result_items
+
 DASHBOARD_LABEL = "opendatahub.io/dashboard"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 DISPLAY_NAME_ANNOTATION = "openshift.io/display-name"
@@ -116,11 +118,7 @@ def applied_objects(result):
     """The objects of a registered kubernetes.core.k8s result, single or batched; a list is returned as is."""
     if isinstance(result, list):
         return [obj for obj in result if isinstance(obj, dict)]
-    if not isinstance(result, dict):
-        return []
-    inner = result.get("result") or {}
-    items = inner.get("results") if isinstance(inner, dict) and "results" in inner else [result]
-    return [item["result"] for item in items or [] if isinstance(item, dict) and isinstance(item.get("result"), dict)]
+    return [item["result"] for item in result_items(result) if isinstance(item.get("result"), dict)]
 
 
 def models_token_objects(models, namespace, labels=None, owners=None):
