@@ -439,6 +439,12 @@ def hf_storage_uri(model, revision):
     return "hf://%s" % model + (":%s" % revision if revision and revision != "main" else "")
 
 
+def kserve_runtime_name(task, device):
+    """The ServingRuntime a kserve-mode model names: one per task, and CPU models apart from GPU ones
+    (one runtime has one container image, and CPU models run embedserve_cpu_image)."""
+    return "vllm-%s%s-runtime" % ("cpu-" if device == "cpu" else "", "embedding" if task == "embed" else "reranker")
+
+
 def _kserve(entry, command, settings):
     runtime_args, model_args = split_runtime_args(command["args"])
     storage = entry["storage"]
@@ -458,8 +464,7 @@ def _kserve(entry, command, settings):
                                     "path": path.strip("/")}}
     task = entry["facts"]["task"]
     return {
-        "runtime": settings.get("kserve_runtime_names", {}).get(task) or
-        ("vllm-embedding-runtime" if task == "embed" else "vllm-reranker-runtime"),
+        "runtime": kserve_runtime_name(task, device_of(entry)),
         "command": command["command"],
         "runtime_args": runtime_args,
         "model_args": model_args,

@@ -754,6 +754,7 @@ SETTINGS = {
     "embedserve_data_connection": ("data_connection", OBJECT_NAME),
     "embedserve_s3_prefix": ("s3_prefix", String(max_length=1024, problem=storage_path_problem)),
     "embedserve_image": ("image", String(max_length=1024, problem=image_problem)),
+    "embedserve_cpu_image": ("cpu_image", String(max_length=1024, problem=image_problem)),
     "embedserve_run_as_user": ("run_as_user", Integer(0, INT64_MAX)),
     "embedserve_gpus": ("gpus", GPUS),
 }
@@ -797,7 +798,7 @@ def check_settings(settings):
     cleaned, problems = dict(settings), []
     for variable, (key, node) in SETTINGS.items():
         value = settings.get(key)
-        if value is None or (value == "" and key in ("hf_token_secret",)):
+        if value is None or (value == "" and key in ("hf_token_secret", "cpu_image")):
             continue
         report = Report("")
         result = node.check(value, variable, report)

@@ -307,3 +307,26 @@ def test_kserve_models_are_served_under_their_inferenceservice_name(settings, re
     assert "served_model_name 'mini' cannot be used in kserve mode" in str(error.value)
     entry = by_name(resolve_catalogue([dict(SEED[0], mode="kserve")], settings, resolver))["minilm"]
     assert entry["served_model_name"] == "minilm"
+
+
+def test_a_hostile_cpu_image_is_refused_before_any_model_is_read(settings, resolver):
+    settings["cpu_image"] = "docker.io/vllm/vllm-cpu:v0.32.0\n  injected: true"
+    with pytest.raises(CatalogueError) as error:
+        resolve_catalogue([{"name": "minilm", "model": "m", "device": "cpu"}], settings, resolver)
+    assert "embedserve_cpu_image" in str(error.value)
+    assert resolver.calls == []
+
+
+def test_cpu_and_gpu_models_in_kserve_mode_name_separate_runtimes(settings, resolver):
+    """One ServingRuntime has one image: CPU models run embedserve_cpu_image, so they get runtimes of their own."""
+    from ansible_collections.embedserve.vllm.plugins.module_utils.serving_runtime import runtime_groups
+
+    settings.update(default_mode="kserve", cpu_image="public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.32.0")
+    models = [dict(SEED[0]), dict(SEED[0], name="minilm-cpu", device="cpu"),
+              dict(SEED[2]), dict(SEED[2], name="msmarco-cpu", device="cpu")]
+    catalogue = resolve_catalogue(models, settings, resolver)["catalogue"]
+    assert [e["kserve"]["runtime"] for e in catalogue] == [
+        "vllm-embedding-runtime", "vllm-cpu-embedding-runtime", "vllm-reranker-runtime", "vllm-cpu-reranker-runtime"]
+    images = dict((g["name"], g["image"]) for g in runtime_groups(catalogue))
+    assert images["vllm-cpu-embedding-runtime"] == settings["cpu_image"]
+    assert images["vllm-embedding-runtime"] == settings["image"]

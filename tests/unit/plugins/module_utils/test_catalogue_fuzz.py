@@ -60,6 +60,6 @@ def test_pure_junk_never_crashes(resolver, models, defaults):
 
 @settings(max_examples=150, **FUZZ)
 @given(key=st.sampled_from(["namespace", "network_policy_namespaces", "cache_pvc_name", "data_connection",
-                            "s3_prefix", "image", "run_as_user", "gpus"]), value=junk)
+                            "s3_prefix", "image", "cpu_image", "run_as_user", "gpus"]), value=junk)
 def test_junk_settings_never_crash(resolver, key, value):
     outcome([{"name": "minilm", "model": "m", "gpu": False}], resolver, dict(SETTINGS, **{key: value}))
