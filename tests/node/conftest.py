@@ -9,12 +9,20 @@ hack/cluster/up.sh); the fixtures start the node and import the vLLM CPU image
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `tests.node.conftest`, `tests.support`
+
+from tests.support.collection_path import make_collection_importable  # noqa: E402
+
+make_collection_importable()
+
 STATE = Path(os.environ.get("EMBEDSERVE_CLUSTER_STATE", REPO / ".cluster"))
 KUBECONFIG = STATE / "kubeconfig"
 KUBECTL = STATE / "bin" / "kubectl"

@@ -1,12 +1,15 @@
-"""MiniLM served by real vLLM in a pod on the real node, deployed and verified by the collection's playbooks.
+"""MiniLM served by real vLLM in pods on the real node, deployed and verified by the collection's playbooks.
 
-site.yml deploys hack/node/minilm-cpu.yml (raw mode, device: cpu, Pod
+site.yml deploys the inventory inventories/local-real-node (device: cpu, Pod
 Security restricted, arbitrary UID, read-only root) onto the real node, whose
-containerd holds the locally built vLLM CPU image under embedserve_cpu_image;
-playbooks/verify.yml then checks it through a port-forward to its Service on
-127.0.0.1 (384-dimensional normalised embeddings, max_model_len 256). The
-pod's time to Ready is compared with vLLM's own "Application startup
-complete": the probes' period is the only gap allowed.
+containerd holds the locally built vLLM CPU image under embedserve_cpu_image:
+MiniLM once as a raw Deployment and once as an InferenceService that the real
+KServe controller turns into its predictor Deployment, reading the plain
+folder on the pre-seeded claim at /mnt/models. playbooks/verify.yml then
+checks both through port-forwards to their Services on 127.0.0.1
+(384-dimensional normalised embeddings, max_model_len 256). Each pod's time
+to Ready is compared with vLLM's own "Application startup complete": the
+probes' period is the only gap allowed.
 """
 
 import json
@@ -17,20 +20,23 @@ from datetime import datetime
 
 import pytest
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import PROBE_PERIOD_SECONDS
 from tests.node.conftest import ARBITRARY_UID, CPU_IMAGE, KUBECONFIG, NODE, REPO, STATE, VENV_BIN, kubectl, kubectl_json
 
 pytestmark = pytest.mark.node
 
 NAMESPACE = "vllm-real-node"
-VARS = REPO / "hack" / "node" / "minilm-cpu.yml"
-PROBE_PERIOD = 10
+INVENTORY = "inventories/local-real-node"
+# pod label selecting each model's serving pod: raw Deployment, KServe predictor
+PODS = {"minilm-cpu": "app.kubernetes.io/instance=minilm-cpu",
+        "minilm-cpu-kserve": "serving.kserve.io/inferenceservice=minilm-cpu-kserve"}
 TIMINGS = REPO / ".cache" / "node-timings.json"
 
 
 def playbook(path, *extra):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", PATH="%s:%s:%s" % (STATE / "bin", VENV_BIN, os.environ["PATH"]),
                EMBEDSERVE_CLUSTER_STATE=str(STATE))
-    return subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "inventories/local", path, "-e", "@%s" % VARS,
+    return subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", INVENTORY, path,
                            "-e", json.dumps({"embedserve_kubeconfig": str(KUBECONFIG)}), *extra],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
@@ -63,13 +69,21 @@ def deployed(real_node, request):
     return site
 
 
-def test_the_pod_runs_real_vllm_on_the_real_node_as_restricted_requires(deployed):
-    (pod,) = kubectl_json("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/instance=minilm-cpu")["items"] or [None]
+def serving_pod(model):
+    pods = kubectl_json("-n", NAMESPACE, "get", "pods", "-l", PODS[model])["items"]
+    assert len(pods) == 1, "%s: %d pods" % (model, len(pods))
+    return pods[0]
+
+
+@pytest.mark.parametrize("model", sorted(PODS))
+def test_the_pod_runs_real_vllm_on_the_real_node_as_restricted_requires(deployed, model):
+    pod = serving_pod(model)
     assert pod["spec"]["nodeName"] == NODE
-    container = pod["spec"]["containers"][0]
-    assert container["image"] == CPU_IMAGE
+    (container,) = [c for c in pod["spec"]["containers"] if c["image"] == CPU_IMAGE]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert pod["spec"]["securityContext"]["runAsUser"] == ARBITRARY_UID
+    # the raw Deployment sets the UID on the pod, the KServe runtime on its container
+    uid = container["securityContext"].get("runAsUser", pod["spec"].get("securityContext", {}).get("runAsUser"))
+    assert uid == ARBITRARY_UID
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
     env = dict((e["name"], e.get("value")) for e in container["env"])
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
@@ -77,31 +91,52 @@ def test_the_pod_runs_real_vllm_on_the_real_node_as_restricted_requires(deployed
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-def test_verify_passes_through_the_service(deployed):
-    verify = playbook("playbooks/verify.yml", "-e", "verify_port_forward=true")
+def test_kserve_mounts_the_claim_folder_at_mnt_models_without_a_storage_initializer(deployed):
+    """KServe 0.20 mounts pvc://<claim>/<path> into the container with subPath (no download init container)."""
+    pod = serving_pod("minilm-cpu-kserve")
+    assert not pod["spec"].get("initContainers")
+    (container,) = [c for c in pod["spec"]["containers"] if c["name"] == "kserve-container"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/mnt/models"]
+    assert mount["subPath"] == "models/sentence-transformers/all-MiniLM-L6-v2"
+    (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert volume["persistentVolumeClaim"]["claimName"] == "vllm-model-cache"
+    isvc = kubectl_json("-n", NAMESPACE, "get", "inferenceservice", "minilm-cpu-kserve")
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in isvc["status"]["conditions"]), isvc["status"]
+
+
+def test_verify_passes_through_the_services(deployed):
+    verify = playbook("playbooks/verify.yml")
     assert verify.returncode == 0, verify.stdout[-6000:] + verify.stderr[-2000:]
-    assert "384" in verify.stdout and "256" in verify.stdout, verify.stdout[-4000:]
+    table = verify.stdout
+    assert "VERIFY PASSED: 2/2 models ok" in table, table[-4000:]
+    for model in PODS:
+        rows = "\n".join(ln for ln in table.splitlines() if ln.lstrip(" |").startswith(model + " "))
+        assert "384" in rows and "256" in rows, (model, table[-4000:])
 
 
 def test_time_to_ready_is_vllm_startup_plus_at_most_the_probe_period(deployed):
-    (pod,) = kubectl_json("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/instance=minilm-cpu")["items"]
-    created = stamp(pod["metadata"]["creationTimestamp"])
-    ready = stamp(next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")["lastTransitionTime"])
-    started = stamp(pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"])
-    logs = kubectl("-n", NAMESPACE, "logs", pod["metadata"]["name"], "--timestamps").stdout
-    line = next(ln for ln in logs.splitlines() if "Application startup complete" in ln)
-    complete = stamp(line.split(" ", 1)[0])
-    timings = {
-        "pod_created_to_container_started_s": (started - created).total_seconds(),
-        "container_started_to_vllm_startup_complete_s": (complete - started).total_seconds(),
-        "vllm_startup_complete_to_ready_s": (ready - complete).total_seconds(),
-        "pod_created_to_ready_s": (ready - created).total_seconds(),
-        "probe_period_s": PROBE_PERIOD,
-    }
+    timings = {}
+    for model in sorted(PODS):
+        pod = serving_pod(model)
+        created = stamp(pod["metadata"]["creationTimestamp"])
+        ready = stamp(next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")["lastTransitionTime"])
+        (status,) = [c for c in pod["status"]["containerStatuses"] if c["image"].endswith(CPU_IMAGE.split("/")[-1])]
+        started = stamp(status["state"]["running"]["startedAt"])
+        logs = kubectl("-n", NAMESPACE, "logs", pod["metadata"]["name"], "-c", status["name"], "--timestamps").stdout
+        line = next(ln for ln in logs.splitlines() if "Application startup complete" in ln)
+        complete = stamp(line.split(" ", 1)[0])
+        timings[model] = {
+            "pod_created_to_container_started_s": (started - created).total_seconds(),
+            "container_started_to_vllm_startup_complete_s": (complete - started).total_seconds(),
+            "vllm_startup_complete_to_ready_s": (ready - complete).total_seconds(),
+            "pod_created_to_ready_s": (ready - created).total_seconds(),
+            "probe_period_s": PROBE_PERIOD_SECONDS,
+        }
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     TIMINGS.write_text(json.dumps(timings, indent=2) + "\n")
     print(json.dumps(timings, indent=2))
-    # The startup probe (then the readiness probe) polls every 10 s: Ready
-    # follows vLLM's own readiness by at most two periods (plus API latency),
-    # never precedes it.
-    assert 0 <= timings["vllm_startup_complete_to_ready_s"] <= 2 * PROBE_PERIOD + 5, timings
+    for model, timing in timings.items():
+        # The startup probe (then the readiness probe) polls every period:
+        # Ready follows vLLM's own readiness by at most two periods (plus API
+        # latency), never precedes it.
+        assert 0 <= timing["vllm_startup_complete_to_ready_s"] <= 2 * PROBE_PERIOD_SECONDS + 5, (model, timing)
