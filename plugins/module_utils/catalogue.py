@@ -30,6 +30,10 @@ RAW_PORT = 8000
 KSERVE_PORT = 8080
 KSERVE_MODEL_PATH = "/mnt/models"
 KSERVE_SERVED_NAME = "{{.Name}}"
+# The <name>-predictor Service KServe makes for a RawDeployment/Standard
+# predictor listens on 80 (pkg/constants: CommonDefaultHttpPort) and targets
+# the container's 8080.
+KSERVE_SERVICE_PORT = 80
 # KServe derives "<name>-predictor" objects; keep them within 63 characters.
 NAME_MAX = 47
 DEFAULT_STARTUP_TIMEOUT = 1800
@@ -367,10 +371,10 @@ def _normalised(entry, plan, settings):
         "gpu": gpu,
         "resources": resources,
         "scheduling": _scheduling(entry, gpu, settings),
-        "probes": {"startup_timeout": startup_timeout,
-                   "startup_failure_threshold": int(math.ceil(startup_timeout / float(PROBE_PERIOD_SECONDS)))},
+        "probes": probes(startup_timeout, "http" if mode == "raw" else KSERVE_PORT),
         # the probe window, plus as much again (at most 2 minutes) for scheduling and image pull
         "wait_timeout": startup_timeout + min(startup_timeout, 120),
+        "endpoint": endpoint(name, mode, settings["namespace"], entry.get("served_model_name") or name),
         "route": {"enabled": entry["route"].get("enabled", True), "host": entry["route"].get("host", ""),
                   "path": entry["route"].get("path", ""), "timeout": entry["route"].get("timeout", "")},
         "network_policy": {"enabled": entry.get("network_policy", False),
@@ -520,6 +524,24 @@ CPU_KVCACHE_MIN_GIB = 1  # vLLM reads the variable as whole GiB
 CPU_DTYPE_BYTES = {"half": 2, "float16": 2, "bfloat16": 2}  # anything else runs as float32 on CPU
 
 
+def probes(startup_timeout, port):
+    """The container's probes on vLLM's /health: the startup probe holds the others off for the model's
+    startup window (model download and load can take many minutes), polling every PROBE_PERIOD_SECONDS."""
+    threshold = int(math.ceil(startup_timeout / float(PROBE_PERIOD_SECONDS)))
+    health = {"path": "/health", "port": port}
+    return {
+        "startup_timeout": startup_timeout,
+        "startup_failure_threshold": threshold,
+        "startup": {"httpGet": dict(health), "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 5,
+                    "failureThreshold": threshold},
+        "readiness": {"httpGet": dict(health), "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 5,
+                      "failureThreshold": 3},
+        # a wedged server is restarted after two minutes without an answer
+        "liveness": {"httpGet": dict(health), "periodSeconds": 2 * PROBE_PERIOD_SECONDS, "timeoutSeconds": 10,
+                     "failureThreshold": 6},
+    }
+
+
 def device_of(entry):
     """'cpu' or 'gpu': device wins; gpu: false is the older spelling of device: cpu."""
     if entry.get("device"):
@@ -583,15 +605,24 @@ def _image(entry, device, settings):
     return entry["image"]
 
 
+def endpoint(name, mode, namespace, served_model_name):
+    """Where a model answers inside the cluster, computed once for summary, status, verify and benchmark:
+    the Service (raw: <name>; kserve: the <name>-predictor Service KServe makes), its port, the in-cluster
+    URL and the model name the server lists (KServe sets {{.Name}} to the InferenceService's name)."""
+    if mode == "raw":
+        service, port, served = name, RAW_PORT, served_model_name
+        url = "http://%s.%s.svc:%d" % (service, namespace, port)
+    else:
+        service, port, served = "%s-predictor" % name, KSERVE_SERVICE_PORT, name
+        url = "http://%s.%s.svc" % (service, namespace)
+    return {"service": service, "port": port, "url": url, "served_model_name": served}
+
+
 def _summary_row(entry, settings):
     gpu = entry["gpu"]
-    if entry["mode"] == "raw":
-        if entry["route"]["enabled"] and settings.get("platform", "openshift") == "openshift":
-            url = "https://%s" % entry["route"]["host"] if entry["route"]["host"] else "route/%s" % entry["name"]
-        else:
-            url = "http://%s.%s.svc:%d" % (entry["name"], settings["namespace"], RAW_PORT)
-    else:
-        url = "http://%s-predictor.%s.svc" % (entry["name"], settings["namespace"])
+    url = entry["endpoint"]["url"]
+    if entry["mode"] == "raw" and entry["route"]["enabled"] and settings.get("platform", "openshift") == "openshift":
+        url = "https://%s" % entry["route"]["host"] if entry["route"]["host"] else "route/%s" % entry["name"]
     return {
         "name": entry["name"],
         "model": entry["model"],

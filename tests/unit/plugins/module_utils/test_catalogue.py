@@ -330,3 +330,31 @@ def test_cpu_and_gpu_models_in_kserve_mode_name_separate_runtimes(settings, reso
     images = dict((g["name"], g["image"]) for g in runtime_groups(catalogue))
     assert images["vllm-cpu-embedding-runtime"] == settings["cpu_image"]
     assert images["vllm-embedding-runtime"] == settings["image"]
+
+
+def test_the_probes_come_from_one_place_per_mode(settings, resolver):
+    """Startup window / period = failure threshold; raw probes the named port, KServe the runtime's 8080."""
+    from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import KSERVE_PORT, PROBE_PERIOD_SECONDS
+
+    models = [dict(SEED[0], startup_timeout=601), dict(SEED[0], name="minilm-kserve", mode="kserve")]
+    raw, kserve = resolve_catalogue(models, settings, resolver)["catalogue"]
+    assert raw["probes"]["startup"]["failureThreshold"] == raw["probes"]["startup_failure_threshold"] == 61
+    assert raw["probes"]["startup"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert kserve["probes"]["readiness"]["httpGet"] == {"path": "/health", "port": KSERVE_PORT}
+    for entry in (raw, kserve):
+        assert entry["probes"]["startup"]["periodSeconds"] == PROBE_PERIOD_SECONDS
+        assert entry["probes"]["readiness"]["periodSeconds"] == PROBE_PERIOD_SECONDS
+
+
+def test_each_model_endpoint_is_computed_once_in_the_catalogue(settings, resolver):
+    """Service, port, in-cluster URL and listed model name: what summary, verify and benchmark read."""
+    models = [dict(SEED[0], served_model_name="mini"), dict(SEED[0], name="minilm-kserve", mode="kserve")]
+    result = resolve_catalogue(models, settings, resolver)
+    raw, kserve = result["catalogue"]
+    assert raw["endpoint"] == {"service": "minilm", "port": 8000, "url": "http://minilm.models.svc:8000",
+                               "served_model_name": "mini"}
+    # KServe's predictor Service on 80, and {{.Name}}: the InferenceService's name is the listed model
+    assert kserve["endpoint"] == {"service": "minilm-kserve-predictor", "port": 80,
+                                  "url": "http://minilm-kserve-predictor.models.svc",
+                                  "served_model_name": "minilm-kserve"}
+    assert result["summary"][1]["url"] == kserve["endpoint"]["url"]
