@@ -605,12 +605,12 @@ def _image(entry, device, settings):
     return entry["image"]
 
 
-def endpoint(name, mode, namespace, served_model_name):
+def endpoint(name, mode, namespace, served_model_name, raw_port=RAW_PORT):
     """Where a model answers inside the cluster, computed once for summary, status, verify and benchmark:
     the Service (raw: <name>; kserve: the <name>-predictor Service KServe makes), its port, the in-cluster
     URL and the model name the server lists (KServe sets {{.Name}} to the InferenceService's name)."""
     if mode == "raw":
-        service, port, served = name, RAW_PORT, served_model_name
+        service, port, served = name, int(raw_port), served_model_name
         url = "http://%s.%s.svc:%d" % (service, namespace, port)
     else:
         service, port, served = "%s-predictor" % name, KSERVE_SERVICE_PORT, name
