@@ -19,6 +19,8 @@ import re
 
 from ansible_collections.embedserve.vllm.plugins.module_utils import catalogue_schema, gpu_sizing, pod_runtime, vllm_cli
 from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import dns1123_label_problem
+from ansible_collections.embedserve.vllm.plugins.module_utils.modes import kserve as kserve_mode
+from ansible_collections.embedserve.vllm.plugins.module_utils.modes import raw as raw_mode
 from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions import (
     DEFAULT_VLLM_VERSION,
     parse_vllm_version,
@@ -26,14 +28,13 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions impo
 
 MODES = ("raw", "kserve")
 MODEL_SOURCES = ("hub", "prepared")
-RAW_PORT = 8000
-KSERVE_PORT = 8080
-KSERVE_MODEL_PATH = "/mnt/models"
-KSERVE_SERVED_NAME = "{{.Name}}"
-# The <name>-predictor Service KServe makes for a RawDeployment/Standard
-# predictor listens on 80 (pkg/constants: CommonDefaultHttpPort) and targets
-# the container's 8080.
-KSERVE_SERVICE_PORT = 80
+# Each mode's serving facts live in modes/<mode>.py; these names stay for
+# the modules and tests that read them here.
+RAW_PORT = raw_mode.PORT
+KSERVE_PORT = kserve_mode.CONTAINER_PORT
+KSERVE_MODEL_PATH = kserve_mode.MODEL_PATH
+KSERVE_SERVED_NAME = kserve_mode.SERVED_NAME
+KSERVE_SERVICE_PORT = kserve_mode.SERVICE_PORT
 # KServe derives "<name>-predictor" objects; keep them within 63 characters.
 NAME_MAX = 47
 DEFAULT_STARTUP_TIMEOUT = 1800
@@ -415,7 +416,7 @@ def _raw_pod(settings, prepared):
             "container_security_context": pod_runtime.container_security_context(settings.get("run_as_user"))}
 
 
-RUNTIME_FLAGS = frozenset(("--model", "--served-model-name", "--runner", "--port"))
+RUNTIME_FLAGS = kserve_mode.RUNTIME_FLAGS
 
 
 def split_runtime_args(args):
@@ -606,16 +607,11 @@ def _image(entry, device, settings):
 
 
 def endpoint(name, mode, namespace, served_model_name, raw_port=RAW_PORT):
-    """Where a model answers inside the cluster, computed once for summary, status, verify and benchmark:
-    the Service (raw: <name>; kserve: the <name>-predictor Service KServe makes), its port, the in-cluster
-    URL and the model name the server lists (KServe sets {{.Name}} to the InferenceService's name)."""
+    """Where a model answers inside the cluster, computed once for summary, status, verify and benchmark, by
+    its mode's module (modes/raw.py, modes/kserve.py): Service, port, in-cluster URL, the model name listed."""
     if mode == "raw":
-        service, port, served = name, int(raw_port), served_model_name
-        url = "http://%s.%s.svc:%d" % (service, namespace, port)
-    else:
-        service, port, served = "%s-predictor" % name, KSERVE_SERVICE_PORT, name
-        url = "http://%s.%s.svc" % (service, namespace)
-    return {"service": service, "port": port, "url": url, "served_model_name": served}
+        return raw_mode.endpoint(name, namespace, served_model_name, raw_port)
+    return kserve_mode.endpoint(name, namespace)
 
 
 def _summary_row(entry, settings):

@@ -23,7 +23,8 @@ __metaclass__ = type
 import json
 
 from ansible_collections.embedserve.vllm.plugins.module_utils import pod_runtime
-from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import KSERVE_PORT, RUNTIME_FLAGS
+from ansible_collections.embedserve.vllm.plugins.module_utils.modes.kserve import CONTAINER_PORT as KSERVE_PORT
+from ansible_collections.embedserve.vllm.plugins.module_utils.modes.kserve import RUNTIME_FLAGS
 
 CONTAINER_NAME = "kserve-container"
 METRICS_PATH = "/metrics"

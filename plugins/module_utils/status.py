@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.modes import kserve as kserve_mode
 from ansible_collections.embedserve.vllm.plugins.module_utils.token_auth import token_command
 
 INSTANCE = "app.kubernetes.io/instance"
@@ -80,7 +81,7 @@ def status_rows(deployments, inference_services, routes, pods, namespace):
     for isvc in inference_services or []:
         name = isvc["metadata"]["name"]
         route = routes_by_name.get(name)
-        predictor_url = "http://%s-predictor.%s.svc" % (name, namespace)
+        predictor_url = kserve_mode.endpoint(name, namespace)["url"]
         url = (isvc.get("status") or {}).get("url") or (_route_url(route) if route else predictor_url)
         rows.append({
             "name": name, "mode": "kserve", "task": _labels(isvc).get(COMPONENT, "?"),
