@@ -8,7 +8,7 @@ to verify or benchmark by hand (verify_catalogue, benchmark_catalogue) gets it h
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import RAW_PORT, endpoint
+from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import MODES, RAW_PORT, endpoint
 
 
 def model_endpoint(entry, namespace):
@@ -17,8 +17,8 @@ def model_endpoint(entry, namespace):
     if isinstance(entry.get("endpoint"), dict):
         return entry["endpoint"]
     mode = entry.get("mode", "raw")
-    if mode not in ("raw", "kserve"):
-        raise AnsibleFilterError("%s: mode must be raw or kserve, got %r" % (entry["name"], mode))
+    if mode not in MODES:
+        raise AnsibleFilterError("%s: mode must be %s, got %r" % (entry["name"], " or ".join(MODES), mode))
     port = (entry.get("container") or {}).get("port") or RAW_PORT
     try:
         return endpoint(str(entry["name"]), mode, str(namespace), str(entry.get("served_model_name") or entry["name"]),
