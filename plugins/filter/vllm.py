@@ -7,9 +7,9 @@ Thin wrappers: the logic lives in module_utils. Numbers may arrive as strings
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.embedserve.vllm.plugins.module_utils import gpu_sizing, vllm_cli
+from ansible_collections.embedserve.vllm.plugins.module_utils.schema_nodes import cast
 
 _INT_KEYS = ("count", "memory_mib", "mig_memory_mib", "max_num_batched_tokens", "max_model_len",
              "max_num_seqs", "port")
@@ -18,15 +18,10 @@ _BOOL_KEYS = ("enforce_eager", "offline")
 
 
 def _cast(value, kind, name):
-    """Cast survey-style strings; leave None and already-typed values to the validators."""
+    """Cast survey-style strings (schema_nodes.cast); leave None and already-typed values to the validators."""
     if not isinstance(value, str):
         return value
-    try:
-        if kind is bool:
-            return boolean(value, strict=True)
-        return kind(value.strip())
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s must be %s, got %r" % (name, "a boolean" if kind is bool else "a number", value)) from exc
+    return cast(value, kind, name, error=AnsibleFilterError)
 
 
 def _cast_mapping(mapping, name):

@@ -64,30 +64,11 @@ class CatalogueError(ValueError):
     """The catalogue cannot be deployed as written; the message says which entry and how to fix it."""
 
 
-def _cast(value, kind):
-    """Cast survey-style strings ("2", "true") to kind; raise ValueError when impossible."""
-    node = {bool: catalogue_schema.Boolean(), int: catalogue_schema.Integer(),
-            str: catalogue_schema.String()}.get(kind)
-    if node is None:
-        if not isinstance(value, kind):
-            raise ValueError("not %s" % _describe(kind))
-        return value
-    report = catalogue_schema.Report("value")
-    result = node.check(value, "", report)
-    if result is catalogue_schema.INVALID:
-        raise ValueError("; ".join(report.problems))
-    return result
-
-
 def _typed(entry, where, problems):
     """entry checked against the nested schema, survey strings cast; problems collects what is wrong."""
     typed, entry_problems = catalogue_schema.check_entry(entry, where)
     problems.extend(entry_problems)
     return typed or {}
-
-
-def _describe(kind):
-    return {bool: "a boolean", int: "an integer", str: "a string", dict: "a mapping", list: "a list"}[kind]
 
 
 def _where(index, entry):

@@ -12,6 +12,8 @@ import random
 
 from urllib.parse import urlsplit
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.schema_nodes import cast
+
 
 KINDS = ("embeddings", "rerank")
 FLAVOURS = ("openai", "tei", "caikit")
@@ -103,13 +105,8 @@ def normalise_settings(settings):
     if out["kind"] not in KINDS:
         raise BenchError("kind must be one of %s, got %r" % (", ".join(KINDS), out["kind"]))
     for key, (low, high) in LIMITS.items():
-        cast = float if isinstance(low, float) else int
-        try:
-            out[key] = cast(float(out[key])) if cast is int else cast(out[key])
-        except (TypeError, ValueError):
-            raise BenchError("%s must be a number, got %r" % (key, out[key]))
-        if not low <= out[key] <= high:
-            raise BenchError("%s must be between %s and %s, got %s" % (key, low, high, out[key]))
+        kind = float if isinstance(low, float) else int
+        out[key] = cast(out[key], kind, key, error=BenchError, minimum=low, maximum=high)
     out["seed"] = str(out["seed"])
     out["validate_certs"] = _boolean(out["validate_certs"], "validate_certs")
     if out["duration"] <= 0 and out["requests"] <= 0:
@@ -118,14 +115,7 @@ def normalise_settings(settings):
 
 
 def _boolean(value, name):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on", "y", "t"):
-        return True
-    if text in ("0", "false", "no", "off", "n", "f"):
-        return False
-    raise BenchError("%s must be a boolean, got %r" % (name, value))
+    return cast(value, bool, name, error=BenchError)
 
 
 def normalise_targets(targets, settings):

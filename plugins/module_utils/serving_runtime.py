@@ -25,6 +25,7 @@ import json
 from ansible_collections.embedserve.vllm.plugins.module_utils import pod_runtime
 from ansible_collections.embedserve.vllm.plugins.module_utils.modes.kserve import CONTAINER_PORT as KSERVE_PORT
 from ansible_collections.embedserve.vllm.plugins.module_utils.modes.kserve import RUNTIME_FLAGS
+from ansible_collections.embedserve.vllm.plugins.module_utils.schema_nodes import cast
 
 CONTAINER_NAME = "kserve-container"
 METRICS_PATH = "/metrics"
@@ -252,23 +253,11 @@ def model_formats(formats=None):
 
 
 def _bool(value, name):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0", ""):
-        return False
-    raise ServingRuntimeError("%s must be a boolean, got %r" % (name, value))
+    return cast("false" if value in ("", None) else value, bool, name, error=ServingRuntimeError)
 
 
 def _int(value, name):
-    try:
-        if isinstance(value, bool):
-            raise ValueError()
-        return int(str(value).strip())
-    except ValueError as exc:
-        raise ServingRuntimeError("%s must be an integer, got %r" % (name, value)) from exc
+    return cast(value, int, name, error=ServingRuntimeError)
 
 
 def _task_args(task_args, tasks):

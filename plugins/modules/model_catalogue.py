@@ -208,7 +208,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import bounded, unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import resolve_catalogue
-from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue_schema import SECRET_ENV
+from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import SECRET_ENV
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import ModelFactsError, resolve_model
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
     import_huggingface_hub,

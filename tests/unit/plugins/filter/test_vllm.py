@@ -24,7 +24,7 @@ def test_fraction_accepts_survey_strings(minilm):
 
 
 @pytest.mark.parametrize("value, message", [
-    ("lots", "gpu_memory_mib must be a number"),
+    ("lots", "gpu_memory_mib must be an integer"),
     (0, "gpu_memory_mib must be a positive integer"),
 ])
 def test_fraction_errors_are_filter_errors(minilm, value, message):

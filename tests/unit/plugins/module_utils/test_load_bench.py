@@ -255,7 +255,7 @@ def test_survey_strings_are_cast_and_bounds_enforced():
     s = lb.normalise_settings({"concurrency": "3", "duration": "2.5", "warmup": "0", "validate_certs": "false",
                                "requests": "", "seed": 7})
     assert s["concurrency"] == 3 and s["duration"] == 2.5 and s["validate_certs"] is False and s["seed"] == "7"
-    with pytest.raises(lb.BenchError, match="concurrency must be between 1 and 256"):
+    with pytest.raises(lb.BenchError, match="concurrency must be an integer between 1 and 256"):
         lb.normalise_settings({"concurrency": 1000})
     with pytest.raises(lb.BenchError, match="unbounded run is refused"):
         lb.normalise_settings({"duration": 0, "requests": 0})
