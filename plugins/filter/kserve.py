@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.embedserve.vllm.plugins.module_utils.plain_data import plain as _plain
 
+from ansible_collections.embedserve.vllm.plugins.module_utils import kserve_bindings as kb
 from ansible_collections.embedserve.vllm.plugins.module_utils import serving_runtime as sr
 from ansible_collections.embedserve.vllm.plugins.module_utils import token_auth as ta
 
@@ -24,9 +25,9 @@ def serving_runtime(catalogue, namespace=None, template=False, model_formats=Non
     """ServingRuntime objects for the kserve-mode models of the normalised catalogue."""
     try:
         return sr.serving_runtimes(_plain(catalogue), namespace=namespace or None,
-                                   template=sr._bool(template, "template"), formats=_plain(model_formats),
+                                   template=sr.bool_setting(template, "template"), formats=_plain(model_formats),
                                    display_names=_plain(display_names), task_args=_plain(task_args),
-                                   labels=_plain(labels), per_model=sr._bool(per_model, "per_model"))
+                                   labels=_plain(labels), per_model=sr.bool_setting(per_model, "per_model"))
     except (sr.ServingRuntimeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("serving_runtime: %s" % (exc,)) from exc
 
@@ -35,10 +36,10 @@ def kserve_bindings(catalogue, runtimes, overrides=None, found_runtimes=None, cl
                     per_model=False, enable_auth=False, openshift_ai=True):
     """{bindings, problems}: each kserve-mode model's runtime and model format, checked as KServe checks them."""
     try:
-        return sr.bindings(_plain(catalogue), _plain(runtimes or []), overrides=_plain(overrides),
+        return kb.bindings(_plain(catalogue), _plain(runtimes or []), overrides=_plain(overrides),
                            found_runtimes=_plain(found_runtimes), claims=_plain(claims),
-                           connections=_plain(connections), per_model=sr._bool(per_model, "per_model"),
-                           enable_auth=_plain(enable_auth), openshift_ai=sr._bool(openshift_ai, "openshift_ai"))
+                           connections=_plain(connections), per_model=sr.bool_setting(per_model, "per_model"),
+                           enable_auth=_plain(enable_auth), openshift_ai=sr.bool_setting(openshift_ai, "openshift_ai"))
     except (sr.ServingRuntimeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("kserve_bindings: %s" % (exc,)) from exc
 

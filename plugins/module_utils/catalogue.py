@@ -17,7 +17,14 @@ __metaclass__ = type
 import math
 import re
 
-from ansible_collections.embedserve.vllm.plugins.module_utils import catalogue_schema, gpu_sizing, pod_runtime, vllm_cli
+from ansible_collections.embedserve.vllm.plugins.module_utils import catalogue_schema, gpu_sizing, modes, pod_runtime, vllm_cli
+from ansible_collections.embedserve.vllm.plugins.module_utils.cpu_serving import (
+    CPU_PROCESS_GIB,
+    GIB,
+    cpu_env,
+    cpu_resources,
+    device_of,
+)
 from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import dns1123_label_problem
 from ansible_collections.embedserve.vllm.plugins.module_utils.modes import kserve as kserve_mode
 from ansible_collections.embedserve.vllm.plugins.module_utils.modes import raw as raw_mode
@@ -26,20 +33,21 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.vllm_versions impo
     parse_vllm_version,
 )
 
-MODES = ("raw", "kserve")
+MODES = modes.NAMES
 MODEL_SOURCES = ("hub", "prepared")
 # Each mode's serving facts live in modes/<mode>.py; these names stay for
 # the modules and tests that read them here.
 RAW_PORT = raw_mode.PORT
 KSERVE_PORT = kserve_mode.CONTAINER_PORT
-KSERVE_MODEL_PATH = kserve_mode.MODEL_PATH
-KSERVE_SERVED_NAME = kserve_mode.SERVED_NAME
-KSERVE_SERVICE_PORT = kserve_mode.SERVICE_PORT
 # KServe derives "<name>-predictor" objects; keep them within 63 characters.
 NAME_MAX = 47
-DEFAULT_STARTUP_TIMEOUT = 1800
-PROBE_PERIOD_SECONDS = 10
-GIB = 1024 ** 3
+DEFAULT_STARTUP_TIMEOUT = pod_runtime.DEFAULT_STARTUP_TIMEOUT
+PROBE_PERIOD_SECONDS = pod_runtime.PROBE_PERIOD_SECONDS
+probes = pod_runtime.probes
+split_runtime_args = kserve_mode.split_runtime_args
+# read by tests and the CPU documentation
+__all__ = ("CPU_PROCESS_GIB", "GIB", "CatalogueError", "check_image", "endpoint", "probes", "resolve_catalogue",
+           "split_runtime_args", "validate_entries")
 
 # Every key a catalogue entry (and its route and storage) may carry; the
 # nested schema with each value's rule lives in catalogue_schema.
@@ -181,7 +189,7 @@ def validate_entries(models, defaults, settings):
         entry.setdefault("replicas", 1)
         entry["route"] = entry.get("route") or {}
         entry["storage"] = entry.get("storage") or {}
-        storage_type = kserve_storage_type(entry, settings)
+        storage_type = kserve_mode.storage_type(entry, settings)
         if storage_type == "s3" and entry["mode"] == "kserve" and not (
                 entry["storage"].get("connection") or settings.get("data_connection")):
             problems.append("%s: s3 storage needs storage.connection (or embedserve_data_connection), the data "
@@ -325,14 +333,8 @@ def _normalised(entry, plan, settings):
     if device == "cpu":
         # vLLM's CPU backend variables go with the command (raw container and KServe runtime alike).
         options["env"] = cpu_env(entry, facts)
-    prepared = settings.get("model_source") == "prepared"
-    if mode == "raw":
-        options.update(served_model_name=entry.get("served_model_name") or name, port=RAW_PORT,
-                       model_path="%s/%s" % (pod_runtime.CACHE_DIR, name) if prepared else None,
-                       offline=prepared)
-    else:
-        options.update(served_model_name=KSERVE_SERVED_NAME, port=KSERVE_PORT, model_path=KSERVE_MODEL_PATH,
-                       offline=True)
+    mode_module = modes.MODULES[mode]
+    options.update(mode_module.vllm_options(entry, settings))
     options = dict((k, v) for k, v in options.items() if v is not None)
     command = vllm_cli.build_vllm_command(facts, options, settings["vllm_version"])
 
@@ -353,7 +355,7 @@ def _normalised(entry, plan, settings):
         "gpu": gpu,
         "resources": resources,
         "scheduling": _scheduling(entry, gpu, settings),
-        "probes": probes(startup_timeout, "http" if mode == "raw" else KSERVE_PORT),
+        "probes": probes(startup_timeout, mode_module.PROBE_PORT),
         # the probe window, plus as much again (at most 2 minutes) for scheduling and image pull
         "wait_timeout": startup_timeout + min(startup_timeout, 120),
         "endpoint": endpoint(name, mode, settings["namespace"], entry.get("served_model_name") or name),
@@ -365,110 +367,14 @@ def _normalised(entry, plan, settings):
         "labels": dict((str(k), str(v)) for k, v in (entry.get("labels") or {}).items()),
         "run_as_user": settings.get("run_as_user"),
     }
-    if mode == "raw":
-        normalised["container"] = _raw_container(entry, command, settings, normalised)
-        normalised["pod"] = _raw_pod(settings, prepared)
-    else:
-        normalised["kserve"] = _kserve(entry, command, settings)
+    normalised.update(mode_module.fields(entry, command, settings, normalised))
     return normalised
-
-
-def _raw_container(entry, command, settings, normalised):
-    prepared = settings.get("model_source") == "prepared"
-    env = pod_runtime.rootless_env(hf_home=pod_runtime.CACHE_DIR + "/huggingface", offline=prepared)
-    env = pod_runtime.merge_env(env, command["env"])
-    env = pod_runtime.merge_env(env, entry.get("env"))
-    if settings.get("hf_token_secret") and not prepared:
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
-            "name": settings["hf_token_secret"], "key": "HF_TOKEN", "optional": True}}})
-    if normalised["api_key"]["enabled"]:
-        env.append({"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {
-            "name": normalised["api_key"]["secret_name"], "key": "VLLM_API_KEY"}}})
-    return {"command": command["command"], "args": command["args"], "env": env, "port": RAW_PORT}
-
-
-def _raw_pod(settings, prepared):
-    volumes, mounts = pod_runtime.scratch_volumes()
-    volumes.append({"name": "model-cache", "persistentVolumeClaim": {
-        "claimName": settings["cache_pvc_name"], "readOnly": prepared}})
-    mounts.append({"name": "model-cache", "mountPath": pod_runtime.CACHE_DIR, "readOnly": prepared})
-    return {"volumes": volumes, "volume_mounts": mounts,
-            "security_context": pod_runtime.pod_security_context(settings.get("run_as_user")),
-            "container_security_context": pod_runtime.container_security_context(settings.get("run_as_user"))}
-
-
-RUNTIME_FLAGS = kserve_mode.RUNTIME_FLAGS
-
-
-def split_runtime_args(args):
-    """(runtime args, per-model args): KServe concatenates ServingRuntime args and InferenceService args."""
-    runtime, model, index = [], [], 0
-    while index < len(args):
-        flag = args[index]
-        takes_value = index + 1 < len(args) and not args[index + 1].startswith("--")
-        group = args[index:index + 2] if takes_value else [flag]
-        (runtime if flag in RUNTIME_FLAGS else model).extend(group)
-        index += len(group)
-    return runtime, model
-
-
-def kserve_storage_type(entry, settings):
-    """Where a kserve-mode model is read from: the entry's storage.type, embedserve_kserve_storage, else
-    the cache claim when models are prepared there and the Hub itself (hf://) when they are not."""
-    return ((entry.get("storage") or {}).get("type") or settings.get("kserve_storage") or
-            ("pvc" if settings.get("model_source") == "prepared" else "hf"))
-
-
-def hf_storage_uri(model, revision):
-    """hf://<owner>/<model>[:<revision>] as KServe's storage initializer parses it
-    (python/storage/kserve_storage/kserve_storage.py, _download_hf: two path parts, revision after ':')."""
-    return "hf://%s" % model + (":%s" % revision if revision and revision != "main" else "")
-
-
-def kserve_runtime_name(task, device):
-    """The ServingRuntime a kserve-mode model names: one per task, and CPU models apart from GPU ones
-    (one runtime has one container image, and CPU models run embedserve_cpu_image)."""
-    return "vllm-%s%s-runtime" % ("cpu-" if device == "cpu" else "", "embedding" if task == "embed" else "reranker")
-
-
-def _kserve(entry, command, settings):
-    runtime_args, model_args = split_runtime_args(command["args"])
-    storage = entry["storage"]
-    storage_type = kserve_storage_type(entry, settings)
-    if storage_type == "hf":
-        # the commit the facts were read from, so the pod serves the files max_model_len was derived from
-        storage_spec = {"storageUri": hf_storage_uri(entry["model"], entry["facts"].get("commit") or
-                                                     entry.get("revision"))}
-    elif storage_type == "pvc":
-        # model_prep puts the plain folder of model <name> at <name>/ on the claim
-        path = storage.get("path") or entry["name"]
-        storage_spec = {"storageUri": "pvc://%s/%s" % (settings["cache_pvc_name"], path.strip("/"))}
-    else:
-        # ... and uploads it to s3://<bucket>/<prefix>/<name>/
-        path = storage.get("path") or "%s/%s" % (settings.get("s3_prefix") or "models", entry["name"])
-        storage_spec = {"storage": {"key": storage.get("connection") or settings["data_connection"],
-                                    "path": path.strip("/")}}
-    task = entry["facts"]["task"]
-    return {
-        "runtime": kserve_runtime_name(task, device_of(entry)),
-        "command": command["command"],
-        "runtime_args": runtime_args,
-        "model_args": model_args,
-        "env": command["env"],
-        # the model's own env goes on the InferenceService, not the shared runtime
-        "model_env": dict((str(k), str(v)) for k, v in (entry.get("env") or {}).items()),
-        "storage": storage_spec,
-        "storage_type": storage_type,
-        # a folder the user put on the claim or in the bucket (not one model_prep fills)
-        "storage_path_given": bool(storage.get("path")),
-        "port": KSERVE_PORT,
-    }
 
 
 def _resources(entry, facts, gpu):
     """CPU and memory sized from the model; the GPU request from the plan."""
     if device_of(entry) == "cpu":
-        return _cpu_resources(entry, facts)
+        return cpu_resources(entry, facts)
     weights_gib = facts["num_parameters"] * 4 / float(GIB)
     # The server process (Python, torch, CUDA libraries) takes about 3 GiB
     # before the model; loading reads the checkpoint through host memory.
@@ -496,90 +402,6 @@ def _scheduling(entry, gpu, settings):
     return {"node_selector": node_selector, "tolerations": tolerations, "affinity": entry.get("affinity") or {}}
 
 
-# CPU serving (device: cpu). vLLM's CPU backend keeps the weights and its
-# KV cache in host memory and, unless VLLM_CPU_KVCACHE_SPACE is set, reserves
-# --gpu-memory-utilization (0.9) of the whole machine's memory, which a
-# container's memory limit does not bound: the variable is always set, and
-# the memory request covers the weights plus that space.
-CPU_PROCESS_GIB = 3  # API server and engine core processes, each with torch loaded
-CPU_KVCACHE_MIN_GIB = 1  # vLLM reads the variable as whole GiB
-CPU_DTYPE_BYTES = {"half": 2, "float16": 2, "bfloat16": 2}  # anything else runs as float32 on CPU
-
-
-def probes(startup_timeout, port):
-    """The container's probes on vLLM's /health: the startup probe holds the others off for the model's
-    startup window (model download and load can take many minutes), polling every PROBE_PERIOD_SECONDS."""
-    threshold = int(math.ceil(startup_timeout / float(PROBE_PERIOD_SECONDS)))
-    health = {"path": "/health", "port": port}
-    return {
-        "startup_timeout": startup_timeout,
-        "startup_failure_threshold": threshold,
-        "startup": {"httpGet": dict(health), "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 5,
-                    "failureThreshold": threshold},
-        "readiness": {"httpGet": dict(health), "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 5,
-                      "failureThreshold": 3},
-        # a wedged server is restarted after two minutes without an answer
-        "liveness": {"httpGet": dict(health), "periodSeconds": 2 * PROBE_PERIOD_SECONDS, "timeoutSeconds": 10,
-                     "failureThreshold": 6},
-    }
-
-
-def device_of(entry):
-    """'cpu' or 'gpu': device wins; gpu: false is the older spelling of device: cpu."""
-    if entry.get("device"):
-        return entry["device"]
-    return "cpu" if entry.get("gpu") is False else "gpu"
-
-
-def cpu_kvcache_gib(entry, facts):
-    """VLLM_CPU_KVCACHE_SPACE: KV blocks for the batched tokens of decoder models, the minimum for encoders."""
-    if facts.get("attention") != "decoder" or not (facts.get("num_key_value_heads") and facts.get("head_dim")):
-        # encoder-only models keep no KV cache; vLLM still wants the variable
-        return CPU_KVCACHE_MIN_GIB
-    tokens = max(facts["max_model_len"], entry.get("max_num_batched_tokens") or 0)
-    element = CPU_DTYPE_BYTES.get(entry.get("dtype"), 4)
-    kv_bytes = 2 * facts["num_hidden_layers"] * facts["num_key_value_heads"] * facts["head_dim"] * element * tokens
-    # twice one full-length sequence, so a second request is not queued behind the first
-    return max(CPU_KVCACHE_MIN_GIB, int(math.ceil(2 * kv_bytes / float(GIB))))
-
-
-def _cpu_resources(entry, facts):
-    weights_gib = facts["num_parameters"] * CPU_DTYPE_BYTES.get(entry.get("dtype"), 4) / float(GIB)
-    memory_gib = int(math.ceil(CPU_PROCESS_GIB + 1.5 * weights_gib + cpu_kvcache_gib(entry, facts)))
-    cpu = 1 if facts["num_parameters"] < 1e9 else 2
-    requests = {"cpu": str(cpu), "memory": "%dGi" % memory_gib}
-    # the CPU is the accelerator here: its limit is the thread count vLLM gets
-    limits = {"cpu": str(cpu * 2), "memory": "%dGi" % (memory_gib + 2)}
-    override = entry.get("resources") or {}
-    requests.update(override.get("requests") or {})
-    limits.update(override.get("limits") or {})
-    return {"requests": requests, "limits": limits}
-
-
-def _cpu_count(quantity):
-    """Whole CPUs in a Kubernetes CPU quantity ("2", "1500m", 2.5), at least 1."""
-    text = str(quantity).strip()
-    try:
-        value = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        return 1
-    return max(1, int(value))
-
-
-def cpu_env(entry, facts):
-    """vLLM CPU backend variables for a device: cpu model (the entry's own env still overrides them)."""
-    limits = _cpu_resources(entry, facts)["limits"]
-    threads = _cpu_count(limits.get("cpu", 1))
-    return {
-        "VLLM_CPU_KVCACHE_SPACE": str(cpu_kvcache_gib(entry, facts)),
-        # vLLM's automatic binding pins one OpenMP thread per core of the
-        # whole machine, which a CPU limit then throttles; one thread per
-        # CPU of the limit instead.
-        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
-        "OMP_NUM_THREADS": str(threads),
-    }
-
-
 def _image(entry, device, settings):
     """A CPU model without an image of its own runs embedserve_cpu_image."""
     if device == "cpu" and entry["image"] == settings["image"] and settings.get("cpu_image"):
@@ -589,17 +411,13 @@ def _image(entry, device, settings):
 
 def endpoint(name, mode, namespace, served_model_name, raw_port=RAW_PORT):
     """Where a model answers inside the cluster, computed once for summary, status, verify and benchmark, by
-    its mode's module (modes/raw.py, modes/kserve.py): Service, port, in-cluster URL, the model name listed."""
-    if mode == "raw":
-        return raw_mode.endpoint(name, namespace, served_model_name, raw_port)
-    return kserve_mode.endpoint(name, namespace)
+    its mode's module: Service, port, in-cluster URL, the model name its server lists."""
+    return modes.MODULES[mode].endpoint(name, namespace, served_model_name, raw_port)
 
 
 def _summary_row(entry, settings):
     gpu = entry["gpu"]
-    url = entry["endpoint"]["url"]
-    if entry["mode"] == "raw" and entry["route"]["enabled"] and settings.get("platform", "openshift") == "openshift":
-        url = "https://%s" % entry["route"]["host"] if entry["route"]["host"] else "route/%s" % entry["name"]
+    url = modes.MODULES[entry["mode"]].summary_url(entry, settings)
     return {
         "name": entry["name"],
         "model": entry["model"],

@@ -55,6 +55,7 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.schema_nodes impor
     unknown_key_message,
 )
 
+
 class ExtraArgs(Node):
     """vLLM arguments checked the way vLLM's parser reads them (vllm_cli.extra_args_problems)."""
 

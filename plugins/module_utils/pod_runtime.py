@@ -15,10 +15,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 SCRATCH_DIR = "/scratch"
 TMP_DIR = "/tmp"
 SHM_DIR = "/dev/shm"
 CACHE_DIR = "/models"
+# How often the probes poll vLLM's /health; the startup window is counted in these periods.
+PROBE_PERIOD_SECONDS = 10
+DEFAULT_STARTUP_TIMEOUT = 1800
 
 # vLLM's own variables are VLLM_CACHE_ROOT and VLLM_CONFIG_ROOT; the often
 # copied VLLM_CACHE_DIR is read by nothing.
@@ -115,3 +120,21 @@ def container_security_context(run_as_user=None):
     if run_as_user is not None:
         context.update(runAsUser=int(run_as_user), runAsGroup=0)
     return context
+
+
+def probes(startup_timeout, port):
+    """The container's probes on vLLM's /health: the startup probe holds the others off for the model's
+    startup window (model download and load can take many minutes), polling every PROBE_PERIOD_SECONDS."""
+    threshold = int(math.ceil(startup_timeout / float(PROBE_PERIOD_SECONDS)))
+    health = {"path": "/health", "port": port}
+    return {
+        "startup_timeout": startup_timeout,
+        "startup_failure_threshold": threshold,
+        "startup": {"httpGet": dict(health), "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 5,
+                    "failureThreshold": threshold},
+        "readiness": {"httpGet": dict(health), "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 5,
+                      "failureThreshold": 3},
+        # a wedged server is restarted after two minutes without an answer
+        "liveness": {"httpGet": dict(health), "periodSeconds": 2 * PROBE_PERIOD_SECONDS, "timeoutSeconds": 10,
+                     "failureThreshold": 6},
+    }

@@ -376,7 +376,6 @@ def _json_problem(value, depth):
     return "%s is a %s, which JSON cannot hold" % (shown(value), _kind(value))
 
 
-
 def _kind(value):
     if isinstance(value, bool):
         return "boolean"
@@ -408,7 +407,7 @@ class Number(Node):
             return INVALID
         if (self.minimum is not None and number < self.minimum) or (self.maximum is not None and number > self.maximum):
             report.add(path, "%s is out of range: it must be between %s and %s" % (shown(value), self.minimum,
-                                                                                  self.maximum))
+                                                                                   self.maximum))
             return INVALID
         return number
 

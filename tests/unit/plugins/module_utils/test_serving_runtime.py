@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+from ansible_collections.embedserve.vllm.plugins.module_utils import kserve_bindings as kb
 from ansible_collections.embedserve.vllm.plugins.module_utils import serving_runtime as sr
 from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import resolve_catalogue
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
@@ -201,26 +202,26 @@ def runtime(name, formats, kind="ServingRuntime", **spec):
     ({"name": "vLLM"}, [{"name": "vLLM", "autoSelect": True}], False, True),
 ])
 def test_format_matching_follows_kserve_labels(requested, declared, explicit, ok):
-    problem = sr.format_problem(requested, runtime("rt", declared), explicit=explicit)
+    problem = kb.format_problem(requested, runtime("rt", declared), explicit=explicit)
     assert (problem is None) == ok, problem
 
 
 def test_disabled_and_multi_model_runtimes_are_refused():
-    assert "is disabled" in sr.format_problem({"name": "vLLM"}, runtime("rt", [{"name": "vLLM"}], disabled=True))
-    assert "multi-model" in sr.format_problem({"name": "vLLM"}, runtime("rt", [{"name": "vLLM"}], multiModel=True))
+    assert "is disabled" in kb.format_problem({"name": "vLLM"}, runtime("rt", [{"name": "vLLM"}], disabled=True))
+    assert "multi-model" in kb.format_problem({"name": "vLLM"}, runtime("rt", [{"name": "vLLM"}], multiModel=True))
 
 
 def test_namespace_runtime_wins_over_cluster_runtime_of_the_same_name():
     cluster = runtime("shared", [{"name": "vLLM"}], kind="ClusterServingRuntime")
     namespaced = runtime("shared", [{"name": "huggingface"}])
-    assert sr.find_runtime("shared", [], [cluster, namespaced]) is namespaced
-    assert sr.find_runtime("shared", [], [cluster]) is cluster
-    assert sr.find_runtime("other", [], [cluster, namespaced]) is None
+    assert kb.find_runtime("shared", [], [cluster, namespaced]) is namespaced
+    assert kb.find_runtime("shared", [], [cluster]) is cluster
+    assert kb.find_runtime("other", [], [cluster, namespaced]) is None
 
 
 def test_seed_binds_each_model_to_its_task_runtime(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models")
-    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"])
+    checked = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"])
     assert checked["problems"] == []
     assert checked["bindings"] == {
         "minilm": {"runtime": "vllm-embedding-runtime", "runtime_kind": "ServingRuntime",
@@ -234,7 +235,7 @@ def test_seed_binds_each_model_to_its_task_runtime(catalogue):
 
 def test_default_format_carries_the_declared_version(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models", formats=[{"name": "vLLM", "version": "1"}])
-    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"])
+    checked = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"])
     assert checked["bindings"]["minilm"]["model_format"] == {"name": "vLLM", "version": "1"}
 
 
@@ -242,7 +243,7 @@ def test_hand_set_format_and_runtime_mismatches_are_all_reported(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models")
     found = [runtime("hf-runtime", [{"name": "huggingface"}], kind="ClusterServingRuntime"),
              runtime("off", [{"name": "vLLM"}], disabled=True)]
-    checked = sr.bindings(catalogue, runtimes, overrides={
+    checked = kb.bindings(catalogue, runtimes, overrides={
         "minilm": {"model_format": "vllm-embedding"},
         "granite": {"runtime": "hf-runtime", "model_format": "vLLM"},
         "msmarco": {"runtime": "missing-runtime"},
@@ -261,7 +262,7 @@ def test_hand_set_format_and_runtime_mismatches_are_all_reported(catalogue):
 def test_a_matching_cluster_runtime_named_by_hand_binds(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models")
     found = [runtime("vllm-cuda-runtime", [{"name": "vLLM", "autoSelect": True}], kind="ClusterServingRuntime")]
-    checked = sr.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "vllm-cuda-runtime",
+    checked = kb.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "vllm-cuda-runtime",
                                                                      "enable_auth": "true"}},
                           found_runtimes=found, claims=["vllm-model-cache"])
     assert checked["problems"] == []
@@ -272,9 +273,9 @@ def test_a_matching_cluster_runtime_named_by_hand_binds(catalogue):
 
 def test_render_mode_needs_a_format_for_runtimes_it_cannot_read(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models")
-    checked = sr.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "elsewhere"}})
+    checked = kb.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "elsewhere"}})
     assert any("set kserve_runtime_model_overrides.minilm.model_format" in p for p in checked["problems"])
-    checked = sr.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "elsewhere", "model_format": "vLLM"}})
+    checked = kb.bindings(catalogue, runtimes, overrides={"minilm": {"runtime": "elsewhere", "model_format": "vLLM"}})
     assert checked["problems"] == []
     assert checked["bindings"]["minilm"]["runtime_kind"] == "unchecked"
 
@@ -282,20 +283,20 @@ def test_render_mode_needs_a_format_for_runtimes_it_cannot_read(catalogue):
 def test_storage_problems(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models")
     # claims unknown (namespace not created yet): nothing to report
-    assert sr.bindings(catalogue, runtimes, claims=None)["problems"] == []
-    problems = sr.bindings(catalogue, runtimes, claims=[])["problems"]
+    assert kb.bindings(catalogue, runtimes, claims=None)["problems"] == []
+    problems = kb.bindings(catalogue, runtimes, claims=[])["problems"]
     assert len(problems) == 3
     assert problems[0].startswith("minilm: reads pvc://vllm-model-cache/minilm but the claim vllm-model-cache does "
                                   "not exist")
     catalogue[0]["kserve"]["storage"] = {"storageUri": "pvc:///minilm"}
     catalogue[1]["kserve"]["storage"] = {"storage": {"key": "minio", "path": "granite"}}
     catalogue[2]["kserve"]["storage"] = {}
-    problems = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"])["problems"]
+    problems = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"])["problems"]
     assert problems[0].startswith("minilm: storageUri pvc:///minilm needs both a claim and a path")
     assert problems[1] == ("granite: data connection minio is neither in kserve_runtime_connections nor a Secret "
                            "in the namespace")
     assert problems[2].startswith("msmarco: has neither cache storage")
-    assert len(sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], connections=["minio"])["problems"]) == 2
+    assert len(kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], connections=["minio"])["problems"]) == 2
 
 
 # --- issue 13: one runtime per InferenceService, auth, KServe versions, storage ----------------------------------
@@ -311,7 +312,7 @@ def test_per_model_runtimes_are_named_after_their_inferenceservice(catalogue):
         assert runtime["spec"] == shared[task_runtime]["spec"]
         assert runtime["metadata"]["annotations"]["opendatahub.io/template-name"] == task_runtime + "-template"
         assert runtime["metadata"]["labels"]["app.kubernetes.io/instance"] == name
-    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True)
+    checked = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True)
     assert checked["problems"] == []
     assert dict((k, v["runtime"]) for k, v in checked["bindings"].items()) == {
         "minilm": "minilm", "granite": "granite", "msmarco": "msmarco"}
@@ -323,21 +324,21 @@ def test_per_model_runtimes_are_named_after_their_inferenceservice(catalogue):
 def test_auth_is_refused_without_openshift_ai_and_explicit_with_it(catalogue):
     catalogue[0]["api_key"] = {"enabled": True, "secret_name": "minilm-api-key"}
     runtimes = sr.serving_runtimes(catalogue, namespace="models", per_model=True)
-    plain = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, openshift_ai=False)
+    plain = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, openshift_ai=False)
     assert len(plain["problems"]) == 1
     assert plain["problems"][0].startswith("minilm: api_key/enable_auth asks for token authentication, which only "
                                            "OpenShift AI's odh-model-controller enforces")
-    rhoai = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, openshift_ai=True)
+    rhoai = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, openshift_ai=True)
     assert rhoai["problems"] == []
     assert dict((k, v["enable_auth"]) for k, v in rhoai["bindings"].items()) == {
         "minilm": True, "granite": False, "msmarco": False}
-    everyone = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, enable_auth="yes")
+    everyone = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, enable_auth="yes")
     assert all(b["enable_auth"] for b in everyone["bindings"].values())
 
 
 def test_hardware_profile_override(catalogue):
     runtimes = sr.serving_runtimes(catalogue, namespace="models", per_model=True)
-    checked = sr.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, overrides={
+    checked = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True, overrides={
         "minilm": {"hardware_profile": "a10g"}, "granite": {"hardware_profile": {"name": "h", "namespace": "ns"}},
         "msmarco": {"hardware_profile": {"nam": "typo"}}})
     assert checked["bindings"]["minilm"]["hardware_profile"] == {"name": "a10g"}
