@@ -1,13 +1,18 @@
 # Copyright: embedserve maintainers
 # Apache License 2.0 (see LICENSE)
-"""model_endpoint: a catalogue entry's endpoint, for catalogues that were not resolved in this run.
+"""Endpoints of catalogue models, for verify and benchmark.
 
-catalogue_resolved entries carry their endpoint already (catalogue.py, endpoint()); a catalogue handed
-to verify or benchmark by hand (verify_catalogue, benchmark_catalogue) gets it here, by the same rule.
+model_endpoint: a catalogue entry's endpoint. catalogue_resolved entries carry it already (catalogue.py,
+endpoint()); a catalogue handed to verify or benchmark by hand (verify_catalogue, benchmark_catalogue) gets it
+here, by the same rule.
+
+model_targets and forwarded_targets: where a client outside the cluster reaches each model (explicit URL,
+Route, port-forward, Service URL), by the one rule in module_utils/endpoint_targets.py.
 """
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.embedserve.vllm.plugins.module_utils import endpoint_targets
 from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import MODES, RAW_PORT, endpoint
 
 
@@ -27,6 +32,31 @@ def model_endpoint(entry, namespace):
         raise AnsibleFilterError("%s: container.port %r is not a port number" % (entry["name"], port)) from exc
 
 
+def model_targets(models, namespace, routes=None, explicit=None, options=None):
+    """{name: target} for the models (catalogue entries); see endpoint_targets.resolve_targets."""
+    if not isinstance(models, list):
+        raise AnsibleFilterError("model_targets needs a list of catalogue entries, got %r" % (models,))
+    with_endpoints = [dict(m, endpoint=model_endpoint(m, namespace)) for m in models]
+    try:
+        return endpoint_targets.resolve_targets(with_endpoints, str(namespace), routes, explicit, options)
+    except endpoint_targets.TargetError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def forwarded_targets(targets, forwards):
+    """targets with the port-forward ones given their local URL, or the reason the port-forward failed.
+
+    forwards: the results of the port-forward task (verify's port_forward.yml), each with item.name."""
+    out = dict(targets or {})
+    for forward in forwards or []:
+        name = ((forward or {}).get("item") or {}).get("name")
+        if name in out:
+            url, reason = endpoint_targets.forwarded_url(out[name], forward)
+            out[name] = dict(out[name], url=url or "", reason=reason)
+    return out
+
+
 class FilterModule:
     def filters(self):
-        return {"model_endpoint": model_endpoint}
+        return {"model_endpoint": model_endpoint, "model_targets": model_targets,
+                "forwarded_targets": forwarded_targets}
