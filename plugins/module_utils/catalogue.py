@@ -275,7 +275,55 @@ def resolve_catalogue(models, settings, resolver, defaults=None):
     if problems:
         raise CatalogueError("the catalogue's resources do not fit the model sizing, nothing was deployed:\n- %s"
                              % "\n- ".join(_bounded(problems)))
-    return {"catalogue": catalogue, "plan": plan, "summary": [_summary_row(e, settings) for e in catalogue]}
+    return {"catalogue": catalogue, "plan": plan, "summary": [_summary_row(e, settings) for e in catalogue],
+            "settings": shared_settings(settings)}
+
+
+# The settings several roles need, owned by the catalogue once: each role's variable defaults from
+# catalogue_resolved.settings, and shared_setting_problems() refuses a role variable overridden to something
+# else (the pods would mount a claim, or run as a service account, that nobody created).
+SHARED_SETTINGS = {
+    "namespace": ("namespace_name", "raw_deployment_namespace", "kserve_runtime_namespace", "model_prep_namespace",
+                  "ownership_namespace"),
+    "cache_pvc_name": ("namespace_cache_pvc_name", "model_prep_cache_pvc_name"),
+    "service_account": ("namespace_service_account_name", "raw_deployment_service_account_name",
+                        "kserve_runtime_service_account_name", "model_prep_service_account_name"),
+    "hf_token_secret": ("namespace_hf_token_secret_name", "model_prep_hf_token_secret_name"),
+    "data_connection": ("model_prep_data_connection_name",),
+    "s3_prefix": ("model_prep_s3_prefix",),
+}
+SHARED_DEFAULTS = {"service_account": "vllm", "cache_pvc_name": "vllm-model-cache", "s3_prefix": "models",
+                   "data_connection": "aws-connection-embedserve-models", "hf_token_secret": "", "platform": "openshift",
+                   "model_source": "hub"}
+
+
+def shared_settings(settings):
+    """The settings every role reads from catalogue_resolved.settings."""
+    shared = dict((key, settings.get(key) if settings.get(key) is not None else default)
+                  for key, default in SHARED_DEFAULTS.items())
+    shared["namespace"] = settings["namespace"]
+    return shared
+
+
+def shared_setting_problems(shared, role_values):
+    """Role variables (name -> value) that disagree with the catalogue's shared settings, as messages."""
+    problems = []
+    for key, names in SHARED_SETTINGS.items():
+        expected = shared.get(key)
+        if key == "hf_token_secret" and not expected:
+            continue  # no token: no Secret is created or read
+        for name in names:
+            value = role_values.get(name)
+            if value is not None and str(value) != str(expected):
+                problems.append("%s is %r but the catalogue's %s is %r (embedserve_%s): set embedserve_%s instead, "
+                                "so every role and the pods agree" % (name, value, key, expected, _SETTING_VAR[key],
+                                                                      _SETTING_VAR[key]))
+    return problems
+
+
+_SETTING_VAR = {"namespace": "namespace", "cache_pvc_name": "cache_pvc_name", "service_account": "service_account",
+                "hf_token_secret": "hf_token_secret_name", "data_connection": "data_connection",
+                "s3_prefix": "s3_prefix"}
 
 
 def _plan(entries, settings):

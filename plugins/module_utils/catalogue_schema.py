@@ -297,6 +297,7 @@ SETTINGS = {
     "embedserve_network_policy_namespaces": (
         "network_policy_namespaces", ListOf(String(max_length=63, problem=dns1123_label_problem, empty=False))),
     "embedserve_cache_pvc_name": ("cache_pvc_name", OBJECT_NAME),
+    "embedserve_service_account": ("service_account", OBJECT_NAME),
     "embedserve_hf_token_secret_name": ("hf_token_secret", String(max_length=253, problem=dns1123_subdomain_problem)),
     "embedserve_data_connection": ("data_connection", OBJECT_NAME),
     "embedserve_s3_prefix": ("s3_prefix", String(max_length=1024, problem=storage_path_problem)),

@@ -98,6 +98,11 @@ options:
     description: Name of the shared model-cache claim.
     type: str
     default: vllm-model-cache
+  service_account:
+    description: Service account the models' pods run as (the namespace role creates it).
+    type: str
+    default: vllm
+    version_added: 1.1.0
   hf_token_secret:
     description: Secret with a C(HF_TOKEN) key that raw-mode pods read for gated models; empty for none.
     type: str
@@ -195,6 +200,15 @@ plan:
   description: The GPU plan (per model and per GPU), as the C(embedserve.vllm.gpu_plan) filter returns it.
   returned: success
   type: dict
+settings:
+  description:
+    - The settings every role shares, owned here once - C(namespace), C(cache_pvc_name), C(service_account),
+      C(hf_token_secret), C(data_connection), C(s3_prefix), C(platform), C(model_source).
+    - The roles default their own variables from these, and the catalogue role fails before any change when an
+      overridden role variable disagrees (the pods would mount a claim nobody created).
+  returned: success
+  type: dict
+  version_added: 1.1.0
 summary:
   description: One row per model with name, model, mode, task, max_model_len, gpu_fraction, placement and url.
   returned: success
@@ -243,6 +257,7 @@ def main():
             "gpus": {"type": "dict", "default": {}},
             "model_source": {"type": "str", "choices": ["hub", "prepared"], "default": "hub"},
             "cache_pvc_name": {"type": "str", "default": "vllm-model-cache"},
+            "service_account": {"type": "str", "default": "vllm"},
             "hf_token_secret": {"type": "str", "default": "", "no_log": False},
             "platform": {"type": "str", "choices": ["openshift", "kubernetes"], "default": "openshift"},
             "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},
@@ -284,7 +299,7 @@ def main():
     settings = dict((key, params[key]) for key in (
         "vllm_version", "image", "default_mode", "namespace", "gpus", "model_source", "cache_pvc_name",
         "hf_token_secret", "platform", "network_policy_namespaces", "kserve_storage", "data_connection", "s3_prefix",
-        "run_as_user", "cpu_image"))
+        "run_as_user", "cpu_image", "service_account"))
     try:
         result = resolve_catalogue(params["models"], settings, resolver, defaults=params["defaults"])
     except ValueError as exc:  # CatalogueError, UnsupportedVllmVersion, ...: messages name entry and field

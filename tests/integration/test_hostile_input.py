@@ -110,6 +110,13 @@ CASES = {
         {},
         ["has tag 'nightly', which names no vLLM release",
          "embedserve_models[1] (other): image docker.io/vllm/vllm-openai@sha256: has an incomplete digest"]),
+    # issue 14: the catalogue owns the shared settings; a role variable overridden to something else would
+    # have the pods mount a claim nobody created
+    "role variables disagree with the catalogue": (
+        HEALTHY, {"model_prep_cache_pvc_name": "elsewhere", "raw_deployment_service_account_name": "other-sa"},
+        ["raw_deployment_service_account_name is 'other-sa' but the catalogue's service_account is 'vllm' "
+         "(embedserve_service_account): set embedserve_service_account instead",
+         "model_prep_cache_pvc_name is 'elsewhere' but the catalogue's cache_pvc_name is 'vllm-model-cache'"]),
     "unsupported vLLM": (HEALTHY, {"embedserve_vllm_version": "0.9.0",
                                    "embedserve_image": "docker.io/vllm/vllm-openai:v0.9.0"},
                          ["vllm_version 0.9.0 is not supported"]),

@@ -358,3 +358,31 @@ def test_each_model_endpoint_is_computed_once_in_the_catalogue(settings, resolve
                                   "url": "http://minilm-kserve-predictor.models.svc",
                                   "served_model_name": "minilm-kserve"}
     assert result["summary"][1]["url"] == kserve["endpoint"]["url"]
+
+
+def test_the_catalogue_owns_the_shared_settings(settings, resolver):
+    from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import (
+        SHARED_SETTINGS,
+        shared_setting_problems,
+    )
+    result = resolve_catalogue([{"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2"}],
+                               dict(settings, cache_pvc_name="shared-cache", service_account="models-sa"),
+                               resolver)
+    shared = result["settings"]
+    assert shared["namespace"] == "models"
+    assert (shared["cache_pvc_name"], shared["service_account"]) == ("shared-cache", "models-sa")
+    assert result["catalogue"][0]["pod"]["volumes"][-1]["persistentVolumeClaim"]["claimName"] == "shared-cache"
+    agreeing = dict((name, shared[key]) for key, names in SHARED_SETTINGS.items() for name in names
+                    if key != "hf_token_secret")
+    assert shared_setting_problems(shared, dict(agreeing, model_prep_hf_token_secret_name="hf-token")) == []
+    problems = shared_setting_problems(shared, dict(agreeing, namespace_cache_pvc_name="vllm-model-cache",
+                                                    kserve_runtime_namespace=None))
+    assert problems == ["namespace_cache_pvc_name is 'vllm-model-cache' but the catalogue's cache_pvc_name is "
+                        "'shared-cache' (embedserve_cache_pvc_name): set embedserve_cache_pvc_name instead, so "
+                        "every role and the pods agree"]
+
+
+def test_a_bad_service_account_is_refused_before_anything(settings, resolver):
+    with pytest.raises(CatalogueError, match="embedserve_service_account"):
+        resolve_catalogue([{"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2"}],
+                          dict(settings, service_account="Bad SA"), resolver)
