@@ -32,14 +32,23 @@ def serving_runtime(catalogue, namespace=None, template=False, model_formats=Non
         raise AnsibleFilterError("serving_runtime: %s" % (exc,)) from exc
 
 
+def runtime_templates(runtimes):
+    """The Templates that publish runtimes: name, component, display name, description, tags and the runtime."""
+    try:
+        return sr.runtime_templates(_plain(runtimes))
+    except (sr.ServingRuntimeError, KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError("runtime_templates: %s" % (exc,)) from exc
+
+
 def kserve_bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None,
-                    per_model=False, enable_auth=False, openshift_ai=True):
+                    per_model=False, enable_auth=False, openshift_ai=True, hardware_profile=None):
     """{bindings, problems}: each kserve-mode model's runtime and model format, checked as KServe checks them."""
     try:
         return kb.bindings(_plain(catalogue), _plain(runtimes or []), overrides=_plain(overrides),
                            found_runtimes=_plain(found_runtimes), claims=_plain(claims),
                            connections=_plain(connections), per_model=sr.bool_setting(per_model, "per_model"),
-                           enable_auth=_plain(enable_auth), openshift_ai=sr.bool_setting(openshift_ai, "openshift_ai"))
+                           enable_auth=_plain(enable_auth), openshift_ai=sr.bool_setting(openshift_ai, "openshift_ai"),
+                           hardware_profile=_plain(hardware_profile))
     except (sr.ServingRuntimeError, KeyError, TypeError) as exc:
         raise AnsibleFilterError("kserve_bindings: %s" % (exc,)) from exc
 
@@ -83,6 +92,7 @@ def kserve_token_auth(models, namespace, labels=None, owners=None):
 
 class FilterModule(object):
     def filters(self):
-        return {"serving_runtime": serving_runtime, "kserve_bindings": kserve_bindings,
+        return {"serving_runtime": serving_runtime, "runtime_templates": runtime_templates,
+                "kserve_bindings": kserve_bindings,
                 "kserve_deployment_mode": kserve_deployment_mode, "kserve_storage_container": kserve_storage_container,
                 "kserve_storage_config_entry": kserve_storage_config_entry, "kserve_token_auth": kserve_token_auth}

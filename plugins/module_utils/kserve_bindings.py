@@ -131,7 +131,7 @@ def _auth(entry, override, enable_auth, openshift_ai, where, problems):
 
 
 def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=None, connections=None,
-             per_model=False, enable_auth=False, openshift_ai=True):
+             per_model=False, enable_auth=False, openshift_ai=True, hardware_profile=None):
     """How each kserve-mode model binds to its runtime, and every problem KServe (or storage) would hit.
 
     runtimes: the ServingRuntime objects this run creates (serving_runtimes()). overrides: {model: {runtime,
@@ -139,8 +139,9 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
     read from the cluster for runtime names that are not ours (None: the cluster is not read, render mode).
     claims: names of the claims in the namespace (None when unknown, for example in check mode before the
     namespace exists). connections: data connection names that exist or will be created. per_model: a model's
-    default runtime is the one named after it. enable_auth / openshift_ai: see _auth. Returns {bindings: {model:
-    {runtime, runtime_kind, model_format, enable_auth, hardware_profile}}, problems}.
+    default runtime is the one named after it. enable_auth / openshift_ai: see _auth. hardware_profile: the
+    OpenShift AI hardware profile of models whose override names none (kserve_runtime_hardware_profile).
+    Returns {bindings: {model: {runtime, runtime_kind, model_format, enable_auth, hardware_profile}}, problems}.
     """
     overrides = overrides or {}
     problems, result = [], {}
@@ -175,7 +176,7 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
             if model_format is not None:
                 result[name] = {"runtime": runtime_name, "runtime_kind": "unchecked", "model_format": model_format,
                                 "enable_auth": _auth(entry, override, enable_auth, openshift_ai, where, problems),
-                                "hardware_profile": _hardware_profile(override, where, problems)}
+                                "hardware_profile": _hardware_profile(override, where, problems, hardware_profile)}
             continue
         if runtime is None:
             problems.append("%s: runtime %s is neither a ServingRuntime in the namespace nor a "
@@ -200,7 +201,7 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
         result[name] = {"runtime": runtime_name, "runtime_kind": runtime.get("kind", "ServingRuntime"),
                         "model_format": model_format,
                         "enable_auth": _auth(entry, override, enable_auth, openshift_ai, where, problems),
-                        "hardware_profile": _hardware_profile(override, where, problems)}
+                        "hardware_profile": _hardware_profile(override, where, problems, hardware_profile)}
     for entry in models:
         problem = _storage_problem(entry, claims, set(connections or []))
         if problem:
@@ -208,9 +209,9 @@ def bindings(catalogue, runtimes, overrides=None, found_runtimes=None, claims=No
     return {"bindings": result, "problems": problems}
 
 
-def _hardware_profile(override, where, problems):
+def _hardware_profile(override, where, problems, default=None):
     """{name, namespace} of the OpenShift AI hardware profile a model names, or {}."""
-    profile = override.get("hardware_profile") or {}
+    profile = override.get("hardware_profile") or default or {}
     if isinstance(profile, str):
         profile = {"name": profile}
     if not isinstance(profile, dict) or (profile and not profile.get("name")) or \

@@ -60,9 +60,9 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep_s3 impo
     make_s3_client,
     object_matches,
     plan_sync,
-    s3_key_root,
     sync_folder,
 )
+from ansible_collections.embedserve.vllm.plugins.module_utils.model_layout import s3_key_root
 
 __all__ = [
     "_upload_order",

@@ -59,12 +59,6 @@ def import_boto3():
     return module, None
 
 
-def s3_key_root(prefix, name):
-    """'<prefix>/<name>/' without doubled or leading slashes."""
-    parts = [part for part in (prefix or "").strip("/").split("/") if part] + [name.strip("/")]
-    return "/".join(parts) + "/"
-
-
 def make_s3_client(boto3, endpoint_url=None, access_key=None, secret_key=None, session_token=None, region=None,
                    addressing_style=None, validate_certs=True, ca_bundle=None, connect_timeout=10, read_timeout=120,
                    max_attempts=3):

@@ -20,7 +20,6 @@ import math
 SCRATCH_DIR = "/scratch"
 TMP_DIR = "/tmp"
 SHM_DIR = "/dev/shm"
-CACHE_DIR = "/models"
 # How often the probes poll vLLM's /health; the startup window is counted in these periods.
 PROBE_PERIOD_SECONDS = 10
 DEFAULT_STARTUP_TIMEOUT = 1800

@@ -149,6 +149,33 @@ def template_name(runtime_name):
     return "%s-template" % runtime_name
 
 
+# What the dashboard shows of each Template, by the runtime's component label.
+TEMPLATE_DESCRIPTIONS = {
+    "embed-runtime": "vLLM serving sentence-embedding models on /v1/embeddings with the pooling runner.",
+    "score-runtime": "vLLM serving cross-encoder rerankers on /rerank and /score with the pooling runner.",
+    "pooling-runtime": "vLLM serving embedding models and cross-encoder rerankers with the pooling runner.",
+}
+TEMPLATE_TAGS = {"embed-runtime": "embeddings", "score-runtime": "reranker", "pooling-runtime": "embeddings,reranker"}
+
+
+def runtime_templates(runtimes):
+    """What each OpenShift Template publishing a runtime (serving_runtimes(template=True)) carries besides the
+    runtime: its name, component, display name, description and tags."""
+    out = []
+    for runtime in runtimes or []:
+        metadata = runtime.get("metadata") or {}
+        component = (metadata.get("labels") or {}).get("app.kubernetes.io/component")
+        if component not in TEMPLATE_DESCRIPTIONS:
+            raise ServingRuntimeError("runtime %r is not one of the collection's (component label %r)"
+                                      % (metadata.get("name"), component))
+        out.append({"name": template_name(metadata["name"]), "component": component,
+                    "display_name": (metadata.get("annotations") or {}).get("openshift.io/display-name", ""),
+                    "description": TEMPLATE_DESCRIPTIONS[component],
+                    "tags": "embedserve,vllm,kserve,servingruntime,%s" % TEMPLATE_TAGS[component],
+                    "runtime": runtime})
+    return out
+
+
 def joined_args(args):
     """["--model", "/mnt/models", "--enforce-eager"] -> ["--model=/mnt/models", "--enforce-eager"]."""
     joined, index = [], 0

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.embedserve.vllm.plugins.module_utils import model_layout
 from ansible_collections.embedserve.vllm.plugins.module_utils.cpu_serving import device_of
 
 NAME = "kserve"
@@ -76,11 +77,11 @@ def _kserve(entry, command, settings):
                                                      entry.get("revision"))}
     elif kind == "pvc":
         # model_prep puts the plain folder of model <name> at <name>/ on the claim
-        path = storage.get("path") or entry["name"]
+        path = storage.get("path") or model_layout.claim_folder(entry["name"])
         storage_spec = {"storageUri": "pvc://%s/%s" % (settings["cache_pvc_name"], path.strip("/"))}
     else:
         # ... and uploads it to s3://<bucket>/<prefix>/<name>/
-        path = storage.get("path") or "%s/%s" % (settings.get("s3_prefix") or "models", entry["name"])
+        path = storage.get("path") or model_layout.s3_path(settings.get("s3_prefix", "models"), entry["name"])
         storage_spec = {"storage": {"key": storage.get("connection") or settings["data_connection"],
                                     "path": path.strip("/")}}
     task = entry["facts"]["task"]

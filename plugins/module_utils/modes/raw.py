@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.embedserve.vllm.plugins.module_utils import pod_runtime
+from ansible_collections.embedserve.vllm.plugins.module_utils import model_layout, pod_runtime
 
 NAME = "raw"
 PORT = 8000
@@ -25,7 +25,7 @@ def vllm_options(entry, settings):
     """The mode's part of the vLLM command: the served name the user chose, and a prepared folder on the claim."""
     prepared = settings.get("model_source") == "prepared"
     return {"served_model_name": entry.get("served_model_name") or entry["name"], "port": PORT,
-            "model_path": "%s/%s" % (pod_runtime.CACHE_DIR, entry["name"]) if prepared else None,
+            "model_path": model_layout.mounted_folder(entry["name"]) if prepared else None,
             "offline": prepared}
 
 
@@ -37,7 +37,7 @@ def fields(entry, command, settings, normalised):
 
 def _container(entry, command, settings, normalised):
     prepared = settings.get("model_source") == "prepared"
-    env = pod_runtime.rootless_env(hf_home=pod_runtime.CACHE_DIR + "/huggingface", offline=prepared)
+    env = pod_runtime.rootless_env(hf_home=model_layout.HF_HOME, offline=prepared)
     env = pod_runtime.merge_env(env, command["env"])
     env = pod_runtime.merge_env(env, entry.get("env"))
     if settings.get("hf_token_secret") and not prepared:
@@ -53,7 +53,7 @@ def _pod(settings, prepared):
     volumes, mounts = pod_runtime.scratch_volumes()
     volumes.append({"name": "model-cache", "persistentVolumeClaim": {
         "claimName": settings["cache_pvc_name"], "readOnly": prepared}})
-    mounts.append({"name": "model-cache", "mountPath": pod_runtime.CACHE_DIR, "readOnly": prepared})
+    mounts.append({"name": "model-cache", "mountPath": model_layout.CLAIM_MOUNT, "readOnly": prepared})
     return {"volumes": volumes, "volume_mounts": mounts,
             "security_context": pod_runtime.pod_security_context(settings.get("run_as_user")),
             "container_security_context": pod_runtime.container_security_context(settings.get("run_as_user"))}

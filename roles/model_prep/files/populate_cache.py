@@ -173,7 +173,8 @@ def fetch_from_s3(manifest, staging):
 
 def populate(manifest, root):
     name = manifest["name"]
-    target = os.path.join(root, name)
+    # the folder the collection's layout names (module_utils/model_layout.py), <name> for older manifests
+    target = os.path.join(root, manifest.get("folder") or name)
     state = os.path.join(root, ".embedserve")
     marker = os.path.join(state, name + ".json")
     if already_prepared(marker, target, manifest):

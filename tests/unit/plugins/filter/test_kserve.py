@@ -29,7 +29,7 @@ CATALOGUE = [entry("a", "embed", "vllm-embedding-runtime"), entry("b", "score", 
 
 def test_exposes_the_filters_with_documentation():
     assert set(FILTERS) == {"serving_runtime", "kserve_bindings", "kserve_deployment_mode", "kserve_storage_container",
-                            "kserve_storage_config_entry", "kserve_token_auth"}
+                            "kserve_storage_config_entry", "kserve_token_auth", "runtime_templates"}
     for name in FILTERS:
         doc = yaml.safe_load((REPO / "plugins" / "filter" / ("%s.yml" % name)).read_text())
         assert doc["DOCUMENTATION"]["name"] == name

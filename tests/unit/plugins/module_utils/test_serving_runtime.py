@@ -393,3 +393,25 @@ def test_storage_config_entry_carries_tls_settings():
     assert entry["verify_ssl"] == "0" and entry["cabundle_configmap"] == "minio-ca"
     with pytest.raises(sr.ServingRuntimeError, match="verify_ssl must be a boolean"):
         sr.storage_config_entry(dict(base, verify_ssl="maybe"))
+
+
+def test_the_roles_hardware_profile_is_the_default_an_override_replaces(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, namespace="models", per_model=True)
+    checked = kb.bindings(catalogue, runtimes, claims=["vllm-model-cache"], per_model=True,
+                          overrides={"minilm": {"hardware_profile": "a10g"}},
+                          hardware_profile={"name": "default-profile", "namespace": "redhat-ods-applications"})
+    assert checked["bindings"]["minilm"]["hardware_profile"] == {"name": "a10g"}
+    assert checked["bindings"]["granite"]["hardware_profile"] == {"name": "default-profile",
+                                                                  "namespace": "redhat-ods-applications"}
+
+
+def test_runtime_templates_name_describe_and_tag_each_runtime(catalogue):
+    runtimes = sr.serving_runtimes(catalogue, template=True)
+    templates = sr.runtime_templates(runtimes)
+    assert [t["name"] for t in templates] == [sr.template_name(r["metadata"]["name"]) for r in runtimes]
+    for template, runtime in zip(templates, runtimes):
+        assert template["runtime"] is runtime
+        assert template["description"] == sr.TEMPLATE_DESCRIPTIONS[template["component"]]
+        assert template["tags"].startswith("embedserve,vllm,kserve,servingruntime,")
+    with pytest.raises(sr.ServingRuntimeError, match="is not one of the collection's"):
+        sr.runtime_templates([{"metadata": {"name": "other", "labels": {}}}])
