@@ -12,7 +12,7 @@ Route, port-forward, Service URL), by the one rule in module_utils/endpoint_targ
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.embedserve.vllm.plugins.module_utils import endpoint_targets
+from ansible_collections.embedserve.vllm.plugins.module_utils import bench_runs, endpoint_targets
 from ansible_collections.embedserve.vllm.plugins.module_utils.catalogue import MODES, RAW_PORT, endpoint
 
 
@@ -56,7 +56,19 @@ def forwarded_targets(targets, forwards):
     return out
 
 
+def benchmark_runs(models, reached, explicit=None, compare=None, api_keys=None, secret_keys=None, kind="auto"):
+    """The benchmark role's runs (module_utils/bench_runs.py)."""
+    if not isinstance(models, list) or not isinstance(reached, dict):
+        raise AnsibleFilterError("benchmark_runs needs the catalogue entries and the model_targets result")
+    try:
+        return bench_runs.plan_runs(models, reached, explicit, compare, api_keys, secret_keys, str(kind))
+    except bench_runs.RunPlanError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError("benchmark_runs: a catalogue entry or target lacks %s" % exc) from exc
+
+
 class FilterModule:
     def filters(self):
         return {"model_endpoint": model_endpoint, "model_targets": model_targets,
-                "forwarded_targets": forwarded_targets}
+                "forwarded_targets": forwarded_targets, "benchmark_runs": benchmark_runs}

@@ -49,7 +49,7 @@ def _admitted(routes, service):
 
 
 def resolve_targets(models, namespace, routes=None, explicit=None, options=None):
-    """{model name: {name, mode, service, port, source, url, path_prefix, reason}} for catalogue entries that
+    """{model name: {name, mode, service, port, source, url, path_prefix, reason, served_model_name}} for entries that
     carry their endpoint (catalogue_resolved, or the model_endpoint filter for hand-written ones)."""
     given = dict(options or {})
     unknown = sorted(set(given) - set(OPTIONS))
@@ -70,7 +70,7 @@ def resolve_targets(models, namespace, routes=None, explicit=None, options=None)
             port = opts["kserve_service_port"]
         to_service, admitted = _admitted(routes, service)
         target = {"name": name, "mode": model.get("mode"), "service": service, "port": port, "url": "",
-                  "path_prefix": "", "reason": ""}
+                  "path_prefix": "", "reason": "", "served_model_name": endpoint["served_model_name"]}
         if name in explicit:
             target.update(source="%s_endpoints" % opts["setting"], url=str(explicit[name]))
         elif admitted:

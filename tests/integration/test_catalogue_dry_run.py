@@ -68,7 +68,7 @@ def render(catalogue):
     raw = [entry for entry in catalogue if entry["mode"] == "raw"]
     variables = {"__raw_deployment_models": raw, "raw_deployment_namespace": NS,
                  "raw_deployment_service_account_name": "vllm", "raw_deployment_routes": True,
-                 "__raw_deployment_key_names": [entry["name"] for entry in raw if entry["api_key"]["enabled"]]}
+                 "__raw_deployment_key_models": [entry for entry in raw if entry["api_key"]["enabled"]]}
     objects = []
     for template in TEMPLATES:
         source = template.read_text().replace(KEY_LOOKUP, "'dry-run-key'")

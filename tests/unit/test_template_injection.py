@@ -140,9 +140,11 @@ def test_raw_deployment_templates(raw_entry):
     # one source, selected by namespace name: never an ipBlock
     assert policy["spec"]["ingress"][0]["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-ingress"}}}]
-    secrets = {"__raw_deployment_key_names": ["minilm"], "raw_deployment_namespace": "models"}
+    secrets = {"__raw_deployment_key_models": [{"name": "minilm", "api_key": {"secret_name": "minilm-api-key"}}],
+               "raw_deployment_namespace": "models"}
     assert_same_shape("roles/raw_deployment/templates/api-key-secrets.yaml.j2", secrets,
-                      [("raw_deployment_namespace",), ("__raw_deployment_key_names", 0)])
+                      [("raw_deployment_namespace",), ("__raw_deployment_key_models", 0, "name"),
+                       ("__raw_deployment_key_models", 0, "api_key", "secret_name")])
 
 
 def test_selector_labels_always_win_in_the_template(raw_entry):

@@ -123,3 +123,23 @@ def test_forwarded_targets_take_the_local_port_or_the_failure():
     assert reached["msmarco"]["url"] == ""
     assert reached["msmarco"]["reason"] == "port-forward to svc/msmarco-predictor:80 failed: kubectl exited: no pods"
     assert targets["minilm"]["url"] == ""  # the input is left alone
+
+
+def test_benchmark_runs_load_the_reached_url_under_the_served_name():
+    from ansible_collections.embedserve.vllm.plugins.filter.endpoint import benchmark_runs
+    embed = dict(RAW, served_model_name="mini", facts={"task": "embed"}, api_key={"enabled": True,
+                                                                                  "secret_name": "minilm-api-key"})
+    score = dict(KSERVE, facts={"task": "score"}, api_key={"enabled": False})
+    reached = model_targets([embed, score], "models", [], {"minilm": "http://127.0.0.1:1"}, {})
+    runs = benchmark_runs([embed, score], reached, [], {"msmarco": {"url": "http://tei", "flavour": "tei"}},
+                          {}, {"minilm-api-key": "k"}, "auto")
+    assert [(r["name"], r["kind"], r["file"]) for r in runs] == [("minilm", "embeddings", "minilm-embeddings"),
+                                                                 ("msmarco", "rerank", "msmarco-rerank")]
+    assert runs[0]["targets"] == [{"name": "minilm", "url": "http://127.0.0.1:1", "flavour": "openai",
+                                   "model": "mini", "api_key": "k"}]
+    assert runs[1]["reason"].startswith("msmarco: no Route host and port-forward disabled")
+    assert runs[1]["targets"][1] == {"url": "http://tei", "flavour": "tei", "name": "msmarco-tei"}
+    explicit = benchmark_runs([], {}, [{"name": "a b", "url": "u"}, {"url": "v"}], {}, {}, {}, "rerank")
+    assert [(r["name"], r["file"]) for r in explicit] == [("a b-vs-B", "a_b-vs-B-rerank")]
+    with pytest.raises(AnsibleFilterError, match="benchmark_kind must be one of"):
+        benchmark_runs([], {}, [], {}, {}, {}, "bogus")
