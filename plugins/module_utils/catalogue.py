@@ -342,7 +342,7 @@ def _plan(entries, settings):
             "%s need a GPU but no GPUs are described: set embedserve_gpus (count, memory_mib, sharing) or give "
             "those models gpu: false" % ", ".join(e["name"] for e in gpu_entries))
     gpus = dict(settings["gpus"])
-    for extra in ("node_selector", "tolerations", "product"):
+    for extra in ("node_selector", "tolerations"):
         gpus.pop(extra, None)
     models = []
     for entry in gpu_entries:

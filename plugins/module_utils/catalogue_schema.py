@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.embedserve.vllm.plugins.module_utils import vllm_cli
+from ansible_collections.embedserve.vllm.plugins.module_utils import modes, vllm_cli
 from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import (
     LABEL_VALUE_MAX,
     dns1123_label_problem,
@@ -235,7 +235,7 @@ ENTRY_FIELDS = {
     # a Hub repository id or a directory on the controller (which may contain spaces)
     "model": String(max_length=4096, empty=False),
     "revision": String(max_length=255, problem=no_whitespace_problem),
-    "mode": Choice(("raw", "kserve")),
+    "mode": Choice(modes.NAMES),
     "max_model_len": Integer(1, INT32_MAX),
     # Deployment.spec.replicas is an int32.
     "replicas": Integer(0, INT32_MAX, hint="Deployment replicas are a 32-bit integer"),
@@ -288,7 +288,6 @@ GPUS = Mapping({
     "headroom": _Fraction(),
     "node_selector": LABEL_MAP,
     "tolerations": TOLERATIONS,
-    "product": String(max_length=253),
 })
 
 

@@ -386,3 +386,20 @@ def test_a_bad_service_account_is_refused_before_anything(settings, resolver):
     with pytest.raises(CatalogueError, match="embedserve_service_account"):
         resolve_catalogue([{"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2"}],
                           dict(settings, service_account="Bad SA"), resolver)
+
+
+def test_every_list_of_modes_is_the_mode_modules():
+    """A new modes/<mode>.py registered in modes.MODULES is a valid mode everywhere: schema, catalogue,
+    and the modules' documented choices (checked here, since module docs are static)."""
+    import yaml
+
+    from ansible_collections.embedserve.vllm.plugins.module_utils import catalogue, catalogue_schema, modes
+    from ansible_collections.embedserve.vllm.plugins.modules import model_catalogue
+
+    assert catalogue.MODES == modes.NAMES == tuple(catalogue_schema.ENTRY_FIELDS["mode"].choices)
+    doc = yaml.safe_load(model_catalogue.DOCUMENTATION)
+    assert tuple(doc["options"]["default_mode"]["choices"]) == modes.NAMES
+    for name, module in modes.MODULES.items():
+        assert module.NAME == name
+        for attribute in ("PROBE_PORT", "vllm_options", "fields", "endpoint", "summary_url"):
+            assert hasattr(module, attribute), (name, attribute)
