@@ -17,6 +17,9 @@ description:
     metadata that C(kubectl) reads; members carry the label C(applyset.kubernetes.io/part-of).
   - I(state=preflight) checks, before anything is written, that the cluster serves every API the run will
     write and that the namespaces it writes into (other than the catalogue's own) exist. It only reads.
+  - I(state=preflight) only reads - it fails when an API in I(apis) or a namespace in I(namespaces) is missing,
+    and, given I(group_kinds), reports in RV(parent_current) whether the parent already covers them (a re-run
+    then skips I(state=present)).
   - I(state=present) creates or updates the parent so its group kinds cover what the run is about to apply.
   - I(state=pruned) deletes members that are no longer desired (mode switches, removed or renamed models),
     releases this catalogue's references on shared objects it no longer uses and deletes a shared object
@@ -129,6 +132,11 @@ released:
   returned: always
   type: list
   elements: dict
+parent_current:
+  description: For I(state=preflight) with I(group_kinds), whether the parent exists, is labelled and lists them all.
+  returned: when state is preflight
+  type: bool
+  version_added: 1.1.0
 """
 
 import copy
@@ -318,14 +326,23 @@ class ApplySet(object):
                 missing.append("namespace %s does not exist, needed by %s" % (item["name"], item.get("needed_by")))
         if missing:
             raise Fail("the cluster cannot take this run, nothing was changed:\n- " + "\n- ".join(missing))
-        return {"changed": False}
+        return {"changed": False, "parent_current": self.parent_current()}
+
+    def parent_current(self):
+        """Whether the parent exists, is ours and lists every group kind of this run (present() would not write)."""
+        if not self.params["group_kinds"]:
+            return False
+        parent = self.read_parent()
+        before = self.parent_group_kinds(parent)
+        return (parent is not None and sorted(set(before) | set(self.params["group_kinds"])) == before
+                and self._parent_labelled(parent))
 
     def present(self):
+        if self.parent_current():
+            return {"changed": False}
         parent = self.read_parent()
         before = self.parent_group_kinds(parent)
         wanted = sorted(set(before) | set(self.params["group_kinds"]))
-        if parent is not None and wanted == before and self._parent_labelled(parent):
-            return {"changed": False}
         self.write_parent(wanted)
         return {"changed": True, "diff": {"before_header": "ConfigMap/%s" % self.info["parent"],
                                           "after_header": "ConfigMap/%s" % self.info["parent"],
