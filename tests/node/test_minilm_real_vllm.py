@@ -114,6 +114,25 @@ def test_verify_passes_through_the_services(deployed):
         assert "384" in rows and "256" in rows, (model, table[-4000:])
 
 
+def test_benchmark_loads_both_models_through_its_own_port_forwards(deployed, tmp_path):
+    """The benchmark role reaches the models as verify does (endpoint_targets.py): no Route here, so the
+    inventory's benchmark_port_forward has it start a port-forward per Service, load it, and stop it."""
+    bench = playbook("playbooks/benchmark.yml", "-e", json.dumps({
+        "benchmark_duration": 3, "benchmark_warmup": 1, "benchmark_concurrency": 2,
+        "benchmark_output_dir": str(tmp_path), "benchmark_plot": False}))
+    assert bench.returncode == 0, bench.stdout[-6000:] + bench.stderr[-2000:]
+    assert "svc/minilm-cpu:8000" in bench.stdout
+    assert "svc/minilm-cpu-kserve-predictor:80" in bench.stdout
+    for model in PODS:
+        report = json.loads((tmp_path / ("%s-embeddings.json" % model)).read_text())
+        [target] = report["targets"]
+        assert target["requests"] > 0 and target["errors"] == 0, (model, target)
+    # the port-forwards are gone with the run
+    leftover = subprocess.run(["pgrep", "-f", "port-forward --namespace vllm-real-node"], capture_output=True,
+                              text=True, check=False)
+    assert leftover.stdout.strip() == "", leftover.stdout
+
+
 def test_time_to_ready_is_vllm_startup_plus_at_most_the_probe_period(deployed):
     timings = {}
     for model in sorted(PODS):
