@@ -21,6 +21,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import range_problems
 from ansible_collections.embedserve.vllm.plugins.module_utils.rollout import rollout_diagnosis, unready_pod_names
 from ansible_collections.embedserve.vllm.plugins.module_utils.rollout_progress import (
     ProgressReporter,
@@ -61,6 +62,8 @@ ARGUMENT_SPEC = dict(
     log_lines=dict(type="int", default=20),
     **AUTH_OPTIONS
 )
+# checked before the cluster is read
+RANGES = {"timeout": (0, 7 * 86400), "sleep": (0.1, 600), "progress_interval": (0.1, 3600), "log_lines": (0, 10000)}
 
 
 class ClusterReader(object):
@@ -137,6 +140,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        problems = range_problems(args, RANGES)
+        if problems:
+            result.update(failed=True, changed=False, msg="; ".join(problems))
+            return result
         if self._task.check_mode:
             result.update(changed=False, skipped=True, msg="check mode: nothing was applied, nothing to wait for")
             return result

@@ -29,3 +29,19 @@ def unexpected(exc, doing):
     """The message for an error no check anticipated: what was being done, the error type and its text."""
     return bounded("unexpected %s while %s: %s; nothing was changed. Please report this with the input that caused "
                    "it." % (type(exc).__name__, doing, exc), limit=2000)
+
+
+def range_problems(params, ranges):
+    """Messages for options outside their range (ranges: option -> (minimum, maximum), None for no bound), checked
+    before a module reads a file or opens a connection. Unset (None) options are skipped."""
+    problems = []
+    for name in sorted(ranges):
+        value = params.get(name)
+        if value is None:
+            continue
+        low, high = ranges[name]
+        if (low is not None and value < low) or (high is not None and value > high):
+            kind = "an integer" if isinstance(value, int) else "a number"
+            problems.append("%s must be %s between %s and %s, got %s" % (
+                name, kind, "-inf" if low is None else low, "inf" if high is None else high, value))
+    return problems

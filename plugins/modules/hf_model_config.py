@@ -309,7 +309,7 @@ vocab_size:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import bounded, unexpected
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import bounded, range_problems, unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_facts import resolve_model
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_files import (
     import_huggingface_hub,
@@ -334,6 +334,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    problems = range_problems(params, {"max_model_len": (1, 2 ** 31 - 1)})
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     if not looks_like_local_path(params["model"]):
         import_error = import_huggingface_hub()[1]
         if import_error is not None:

@@ -211,7 +211,7 @@ pending:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import unexpected
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import range_problems, unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.model_prep import (
     MIB,
     ModelPrepError,
@@ -249,6 +249,10 @@ def main():
     boto3, import_error = import_boto3()
     if import_error is not None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(import_error), complete=False)
+    problems = range_problems(params, {"multipart_threshold_mib": (5, 5 * 1024 * 1024),
+                                       "multipart_chunksize_mib": (5, 5 * 1024)})
+    if problems:
+        module.fail_json(msg="; ".join(problems), complete=False)
     if params["multipart_chunksize_mib"] < 5:
         module.fail_json(msg="multipart_chunksize_mib must be at least 5 (the S3 minimum part size)", complete=False)
     name = params["name"] or params["src"].rstrip("/").rsplit("/", 1)[-1]

@@ -230,7 +230,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import unexpected
+from ansible_collections.embedserve.vllm.plugins.module_utils.boundary import range_problems, unexpected
 from ansible_collections.embedserve.vllm.plugins.module_utils.endpoint_checks import CHECKS, PROBES, check_endpoints
 
 
@@ -261,6 +261,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    problems = range_problems(params, {"timeout": (0.001, 3600), "wait_healthy": (0, 86400),
+                                       "norm_tolerance": (0, 1)})
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     unknown = [lang for lang in params["probe_languages"] if lang not in PROBES]
     if unknown:
         module.fail_json(msg="unknown probe language(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(PROBES))))
