@@ -306,7 +306,8 @@ def shared_settings(settings):
 
 
 def shared_setting_problems(shared, role_values):
-    """Role variables (name -> value) that disagree with the catalogue's shared settings, as messages."""
+    """Role variables (name -> value; None or '' for a role not in the play) that disagree with the catalogue's
+    shared settings, as messages."""
     problems = []
     for key, names in SHARED_SETTINGS.items():
         expected = shared.get(key)
@@ -314,7 +315,7 @@ def shared_setting_problems(shared, role_values):
             continue  # no token: no Secret is created or read
         for name in names:
             value = role_values.get(name)
-            if value is not None and str(value) != str(expected):
+            if value not in (None, "") and str(value) != str(expected):
                 problems.append("%s is %r but the catalogue's %s is %r (embedserve_%s): set embedserve_%s instead, "
                                 "so every role and the pods agree" % (name, value, key, expected, _SETTING_VAR[key],
                                                                       _SETTING_VAR[key]))

@@ -376,7 +376,7 @@ def test_the_catalogue_owns_the_shared_settings(settings, resolver):
                     if key != "hf_token_secret")
     assert shared_setting_problems(shared, dict(agreeing, model_prep_hf_token_secret_name="hf-token")) == []
     problems = shared_setting_problems(shared, dict(agreeing, namespace_cache_pvc_name="vllm-model-cache",
-                                                    kserve_runtime_namespace=None))
+                                                    kserve_runtime_namespace=None, model_prep_s3_prefix=""))
     assert problems == ["namespace_cache_pvc_name is 'vllm-model-cache' but the catalogue's cache_pvc_name is "
                         "'shared-cache' (embedserve_cache_pvc_name): set embedserve_cache_pvc_name instead, so "
                         "every role and the pods agree"]
