@@ -249,12 +249,11 @@ def main():
     boto3, import_error = import_boto3()
     if import_error is not None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(import_error), complete=False)
+    # S3's part sizes: at least 5 MiB, at most 5 GiB
     problems = range_problems(params, {"multipart_threshold_mib": (5, 5 * 1024 * 1024),
                                        "multipart_chunksize_mib": (5, 5 * 1024)})
     if problems:
         module.fail_json(msg="; ".join(problems), complete=False)
-    if params["multipart_chunksize_mib"] < 5:
-        module.fail_json(msg="multipart_chunksize_mib must be at least 5 (the S3 minimum part size)", complete=False)
     name = params["name"] or params["src"].rstrip("/").rsplit("/", 1)[-1]
     root = s3_key_root(params["prefix"], name)
     try:

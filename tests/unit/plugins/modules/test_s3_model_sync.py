@@ -43,7 +43,7 @@ def test_folder_without_config_fails_before_any_request(capsys, tmp_path):
 
 def test_part_size_below_the_s3_minimum_is_refused(capsys, folder):
     code, result = run_module(capsys, src=folder, bucket="models", multipart_chunksize_mib=4)
-    assert code == 1 and "at least 5" in result["msg"]
+    assert code == 1 and "multipart_chunksize_mib must be an integer between 5 and 5120, got 4" in result["msg"]
 
 
 def test_name_defaults_to_the_folder_name(capsys, folder):
