@@ -24,6 +24,7 @@ from ansible_collections.embedserve.vllm.plugins.module_utils.cpu_serving import
     cpu_env,
     cpu_resources,
     device_of,
+    sized_resources,
 )
 from ansible_collections.embedserve.vllm.plugins.module_utils.k8s_names import dns1123_label_problem
 from ansible_collections.embedserve.vllm.plugins.module_utils.modes import kserve as kserve_mode
@@ -427,13 +428,8 @@ def _resources(entry, facts, gpu):
     weights_gib = facts["num_parameters"] * 4 / float(GIB)
     # The server process (Python, torch, CUDA libraries) takes about 3 GiB
     # before the model; loading reads the checkpoint through host memory.
-    memory_gib = int(math.ceil(3 + 1.5 * weights_gib))
-    cpu = 1 if facts["num_parameters"] < 1e9 else 2
-    requests = {"cpu": str(cpu), "memory": "%dGi" % memory_gib}
-    limits = {"cpu": str(cpu * 4), "memory": "%dGi" % (memory_gib + 2)}
-    override = entry.get("resources") or {}
-    requests.update(override.get("requests") or {})
-    limits.update(override.get("limits") or {})
+    resources = sized_resources(entry, facts, int(math.ceil(3 + 1.5 * weights_gib)), cpu_limit_factor=4)
+    requests, limits = resources["requests"], resources["limits"]
     if gpu["enabled"]:
         requests[gpu["resource"]] = str(gpu["resource_count"])
         limits[gpu["resource"]] = str(gpu["resource_count"])

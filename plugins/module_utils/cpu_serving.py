@@ -42,10 +42,16 @@ def cpu_kvcache_gib(entry, facts):
 def cpu_resources(entry, facts):
     weights_gib = facts["num_parameters"] * CPU_DTYPE_BYTES.get(entry.get("dtype"), 4) / float(GIB)
     memory_gib = int(math.ceil(CPU_PROCESS_GIB + 1.5 * weights_gib + cpu_kvcache_gib(entry, facts)))
+    # the CPU is the accelerator here: its limit is the thread count vLLM gets
+    return sized_resources(entry, facts, memory_gib, cpu_limit_factor=2)
+
+
+def sized_resources(entry, facts, memory_gib, cpu_limit_factor):
+    """requests/limits from the model's size (1 CPU below 1e9 parameters, else 2; the CPU limit cpu_limit_factor
+    times that; 2 GiB of memory above the request), then the entry's own resources on top (GPU and CPU models)."""
     cpu = 1 if facts["num_parameters"] < 1e9 else 2
     requests = {"cpu": str(cpu), "memory": "%dGi" % memory_gib}
-    # the CPU is the accelerator here: its limit is the thread count vLLM gets
-    limits = {"cpu": str(cpu * 2), "memory": "%dGi" % (memory_gib + 2)}
+    limits = {"cpu": str(cpu * cpu_limit_factor), "memory": "%dGi" % (memory_gib + 2)}
     override = entry.get("resources") or {}
     requests.update(override.get("requests") or {})
     limits.update(override.get("limits") or {})
