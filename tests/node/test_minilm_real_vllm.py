@@ -158,4 +158,6 @@ def test_time_to_ready_is_vllm_startup_plus_at_most_the_probe_period(deployed):
         # The startup probe (then the readiness probe) polls every period:
         # Ready follows vLLM's own readiness by at most two periods (plus API
         # latency), never precedes it.
-        assert 0 <= timing["vllm_startup_complete_to_ready_s"] <= 2 * PROBE_PERIOD_SECONDS + 5, (model, timing)
+        # the Ready condition's lastTransitionTime has whole seconds only (vLLM's log line has microseconds), so
+        # a pod Ready within the same second shows up to 1 s "before" vLLM's startup line
+        assert -1 <= timing["vllm_startup_complete_to_ready_s"] <= 2 * PROBE_PERIOD_SECONDS + 5, (model, timing)
